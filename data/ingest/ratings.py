@@ -1,0 +1,219 @@
+"""Ratings (and other interactions) from CSV/Parquet into the database.
+
+Order of work: read -> validate every row -> resolve ids -> one transaction.
+Nothing is written unless the whole file is good.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pigen.data.ingest.bulk import ensure_users, insert_interactions
+from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
+from pigen.data.ingest.readers import FIRST_DATA_LINE, Table, read_table
+from pigen.data.ingest.report import IngestReport
+from pigen.data.schema import INTERACTION_KINDS, Item
+from sqlalchemy import Engine, select
+
+REQUIRED = ("user_id", "item_id", "rating")
+OPTIONAL = ("timestamp", "kind")
+MAX_ID_LENGTH = 128
+# Later than this is almost surely milliseconds or garbage, not seconds.
+LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01T00:00:00Z
+
+
+@dataclass(frozen=True)
+class RatingsOptions:
+    """How to read a ratings file."""
+
+    # canonical name -> column name in the file, e.g. {"user_id": "userId"}
+    columns: Mapping[str, str] | None = None
+    # Kind for every row when the file has no kind column.
+    default_kind: str = "rating"
+    # Unit of numeric timestamps.
+    timestamp_unit: Literal["s", "ms"] = "s"
+    encoding: str = "utf-8"
+
+
+def ingest_ratings(engine: Engine, path: Path, options: RatingsOptions | None = None
+                   ) -> IngestReport:
+    """Validate and load one ratings file; raises :class:`IngestError` on any bad row."""
+    options = options or RatingsOptions()
+    started = time.perf_counter()
+    table = read_table(path, REQUIRED, OPTIONAL, options.columns, options.encoding)
+    frame = validate_ratings(table, options)
+    return _write(engine, frame, table.source, started)
+
+
+def ingest_ratings_frame(engine: Engine, ratings: pd.DataFrame, source: str = "ratings",
+                         options: RatingsOptions | None = None) -> IngestReport:
+    """Same as :func:`ingest_ratings` for an in-memory frame (simulator, tests)."""
+    options = options or RatingsOptions()
+    started = time.perf_counter()
+    missing = [c for c in REQUIRED if c not in ratings.columns]
+    if missing:
+        raise IngestError(source, [Problem(f"missing column(s) {missing}")])
+    arrow = pa.table({c: pa.array(ratings[c].astype(str).to_numpy(), pa.string())
+                      for c in (*REQUIRED, *OPTIONAL) if c in ratings.columns})
+    table = Table(source, {c: arrow.column(c) for c in arrow.column_names}, arrow.num_rows)
+    return _write(engine, validate_ratings(table, options), source, started)
+
+
+def validate_ratings(table: Table, options: RatingsOptions) -> pd.DataFrame:
+    """Check and convert every row; returns columns user, item, kind, value, occurred_at."""
+    problems: list[Problem] = []
+    users = _identifiers(table, "user_id", problems)
+    items = _identifiers(table, "item_id", problems)
+    values = _numbers(table, "rating", problems)
+    timestamps = _timestamps(table, options.timestamp_unit, problems)
+    kinds = _kinds(table, options.default_kind, problems)
+    if problems:
+        raise IngestError(table.source, problems)
+    frame = pd.DataFrame({"user": users, "item": items, "kind": kinds, "value": values,
+                          "occurred_at": timestamps})
+    frame.index = np.arange(len(frame)) + FIRST_DATA_LINE  # index = file line
+    return frame
+
+
+def _flagged(table: Table, bad: np.ndarray, column: str, describe) -> list[Problem]:  # type: ignore[no-untyped-def]
+    rows = np.flatnonzero(bad)
+    problems = [Problem(describe(row), table.line_of(int(row)), column)
+                for row in rows[:MAX_LISTED]]
+    if len(rows) > MAX_LISTED:
+        problems.append(Problem(f"{len(rows) - MAX_LISTED} more rows like these", None, column))
+    return problems
+
+
+def _identifiers(table: Table, column: str, problems: list[Problem]) -> np.ndarray:
+    text = pc.utf8_trim_whitespace(table.columns[column])
+    lengths = pc.utf8_length(text).to_numpy(zero_copy_only=False)
+    bad = (lengths == 0) | (lengths > MAX_ID_LENGTH)
+    if bad.any():
+        problems += _flagged(table, bad, column, lambda r: "empty id" if lengths[r] == 0
+                             else f"id longer than {MAX_ID_LENGTH} characters")
+    return text.to_numpy(zero_copy_only=False).astype(object)
+
+
+def _numbers(table: Table, column: str, problems: list[Problem]) -> np.ndarray:
+    raw = table.columns[column]
+    try:
+        values = pc.cast(pc.utf8_trim_whitespace(raw), pa.float64()).to_numpy(
+            zero_copy_only=False)
+    except pa.ArrowInvalid:
+        values = pd.to_numeric(pd.Series(raw.to_numpy(zero_copy_only=False)),
+                               errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        text = raw.to_numpy(zero_copy_only=False)
+        problems += _flagged(table, bad, column, lambda r: f"{text[r]!r} is not a number")
+    return values
+
+
+def _timestamps(table: Table, unit: str, problems: list[Problem]) -> np.ndarray:
+    if "timestamp" not in table.columns:
+        # Undated rows share time 0 so that re-ingesting them stays idempotent.
+        return np.zeros(table.num_rows, dtype=np.int64)
+    raw = table.columns["timestamp"]
+    text = pd.Series(pc.utf8_trim_whitespace(raw).to_numpy(zero_copy_only=False), dtype=object)
+    numeric = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+    seconds = numeric / 1000.0 if unit == "ms" else numeric.copy()
+    not_numeric = np.isnan(numeric)
+    if not_numeric.any():
+        parsed = pd.to_datetime(text[not_numeric], utc=True, errors="coerce", format="ISO8601")
+        epoch = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        seconds[not_numeric] = epoch.to_numpy(np.float64, na_value=np.nan)
+    bad = ~np.isfinite(seconds) | (seconds < 0) | (seconds > LATEST_TIMESTAMP)
+    if bad.any():
+        original = raw.to_numpy(zero_copy_only=False)
+
+        def describe(row: int) -> str:
+            if np.isfinite(seconds[row]) and seconds[row] > LATEST_TIMESTAMP:
+                return (f"timestamp {original[row]!r} is after year 3000 "
+                        "(milliseconds? use --timestamp-unit ms)")
+            if np.isfinite(seconds[row]) and seconds[row] < 0:
+                return f"timestamp {original[row]!r} is before 1970"
+            return (f"bad timestamp {original[row]!r}: use unix seconds or ISO 8601 "
+                    "like 2024-05-01T12:00:00Z")
+
+        problems += _flagged(table, bad, "timestamp", describe)
+        return np.zeros(table.num_rows, dtype=np.int64)
+    return np.floor(seconds).astype(np.int64)
+
+
+def _kinds(table: Table, default: str, problems: list[Problem]) -> np.ndarray:
+    if default not in INTERACTION_KINDS:
+        problems.append(Problem(f"unknown kind {default!r}; use one of {INTERACTION_KINDS}"))
+    if "kind" not in table.columns:
+        return np.full(table.num_rows, default, dtype=object)
+    kinds = pc.utf8_lower(pc.utf8_trim_whitespace(table.columns["kind"]))
+    kinds = pc.if_else(pc.equal(kinds, ""), default, kinds)
+    values = kinds.to_numpy(zero_copy_only=False).astype(object)
+    bad = ~pc.is_in(kinds, pa.array(INTERACTION_KINDS)).to_numpy(zero_copy_only=False)
+    if bad.any():
+        problems += _flagged(table, bad, "kind", lambda r: f"unknown kind {values[r]!r}; "
+                             f"use one of {', '.join(INTERACTION_KINDS)}")
+    return values
+
+
+def _write(engine: Engine, frame: pd.DataFrame, source: str, started: float) -> IngestReport:
+    frame, repeated = _drop_repeats(frame, source)
+    with engine.begin() as connection:
+        stored = connection.execute(select(Item.external_id, Item.id)).all()
+        item_pk = pd.Series([r[1] for r in stored], index=[r[0] for r in stored], dtype=np.int64)
+        positions = pd.Index(item_pk.index).get_indexer(frame["item"])
+        unknown = positions < 0
+        if unknown.any():
+            lines = frame.index[unknown]
+            names = frame["item"].to_numpy()[unknown]
+            problems = [Problem(f"unknown item {name!r} (not in the catalog; ingest the "
+                                "catalog first or fix the id)", int(line), "item_id")
+                        for line, name in zip(lines[:MAX_LISTED], names, strict=False)]
+            if unknown.sum() > MAX_LISTED:
+                problems.append(Problem(f"{unknown.sum() - MAX_LISTED} more rows with "
+                                        "unknown items", None, "item_id"))
+            raise IngestError(source, problems)
+        user_pk, new_users = ensure_users(connection, frame["user"].to_numpy())
+        rows = pd.DataFrame({
+            "user_id": user_pk.reindex(frame["user"].to_numpy()).to_numpy(np.int64),
+            "item_id": item_pk.to_numpy()[positions],
+            "kind": frame["kind"].to_numpy(),
+            "value": frame["value"].to_numpy(),
+            "occurred_at": frame["occurred_at"].to_numpy(),
+        })
+        inserted = insert_interactions(connection, rows)
+    return IngestReport(
+        source=source,
+        rows_read=len(frame) + repeated,
+        inserted=inserted,
+        already_present=len(frame) - inserted,
+        new_users=new_users,
+        duplicates_in_file=repeated,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _drop_repeats(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, int]:
+    """Drop rows repeating a natural key with the same value; reject conflicting ones."""
+    key = ["user", "item", "kind", "occurred_at"]
+    repeated = frame.duplicated(key, keep="first")
+    if not repeated.any():
+        return frame, 0
+    conflicting = frame.duplicated([*key, "value"], keep="first") != repeated
+    if conflicting.any():
+        lines = frame.index[conflicting.to_numpy()]
+        problems = [Problem("repeats an earlier row (same user, item, kind and time) with a "
+                            "different value", int(line), "rating")
+                    for line in lines[:MAX_LISTED]]
+        raise IngestError(source, problems)
+    return frame[~repeated.to_numpy()], int(repeated.sum())
+
+
+

@@ -1,0 +1,151 @@
+"""Read a CSV or Parquet file into string columns under canonical names.
+
+Everything is read as text first and converted by the validators, so a bad
+value becomes a message naming its line instead of a silently coerced NaN.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from pigen.data.ingest.errors import IngestError, Problem
+
+#: Line of the first data row in a CSV file (line 1 is the header).
+FIRST_DATA_LINE = 2
+
+
+@dataclass(frozen=True)
+class Table:
+    """Columns of a file renamed to canonical names, as pyarrow string arrays."""
+
+    source: str
+    columns: dict[str, pa.ChunkedArray]
+    num_rows: int
+
+    def line_of(self, row: int) -> int:
+        """File line of 0-based data row ``row`` (Parquet rows count the same way)."""
+        return row + FIRST_DATA_LINE
+
+
+def parse_column_mapping(pairs: Sequence[str]) -> dict[str, str]:
+    """``["user_id=userId", ...]`` -> ``{"user_id": "userId"}`` with clear errors."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        canonical, sep, source = pair.partition("=")
+        if not sep or not canonical.strip() or not source.strip():
+            raise ValueError(f"column mapping {pair!r} must look like CANONICAL=FILE_COLUMN")
+        mapping[canonical.strip()] = source.strip()
+    return mapping
+
+
+def read_table(
+    path: Path,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    mapping: Mapping[str, str] | None = None,
+    encoding: str = "utf-8",
+    keep_extra: bool = False,
+) -> Table:
+    """Read ``path`` (``.csv``/``.tsv``/``.parquet``) and check the columns.
+
+    ``mapping`` maps canonical names to the file's names. With ``keep_extra``,
+    unmapped columns are kept under their own names (catalog attributes).
+    Raises :class:`IngestError` for an empty file, bad encoding or missing columns.
+    """
+    source = path.name
+    mapping = dict(mapping or {})
+    unknown = set(mapping) - set(required) - set(optional)
+    if unknown:
+        known = ", ".join([*required, *optional])
+        raise IngestError(source, [Problem(f"cannot map unknown column(s) {sorted(unknown)}; "
+                                           f"known: {known}")])
+    if not path.is_file():
+        raise IngestError(source, [Problem(f"no such file: {path}")])
+    if path.stat().st_size == 0:
+        raise IngestError(source, [Problem("the file is empty")])
+    arrow = _read_parquet(path) if path.suffix.lower() in {".parquet", ".pq"} else _read_csv(
+        path, encoding
+    )
+    if arrow.num_rows == 0:
+        raise IngestError(source, [Problem("the file has a header but no data rows")])
+
+    file_columns = list(arrow.column_names)
+    columns: dict[str, pa.ChunkedArray] = {}
+    problems = []
+    for name in [*required, *optional]:
+        file_name = mapping.get(name, name)
+        if file_name in file_columns:
+            columns[name] = arrow.column(file_name)
+        elif name in required:
+            hint = f"; map it with --column {name}=YOUR_COLUMN" if name not in mapping else ""
+            problems.append(Problem(f"missing column {file_name!r} (the file has: "
+                                    f"{', '.join(file_columns)}){hint}", line=1))
+    if problems:
+        raise IngestError(source, problems)
+    if keep_extra:
+        used = {mapping.get(n, n) for n in columns}
+        for name in file_columns:
+            if name not in used and name not in columns:
+                columns[name] = arrow.column(name)
+    return Table(source, columns, arrow.num_rows)
+
+
+def _read_csv(path: Path, encoding: str) -> pa.Table:
+    try:
+        is_utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        raise IngestError(path.name, [Problem(f"unknown encoding {encoding!r}")]) from None
+    raw = path.read_bytes()
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise IngestError(path.name, [Problem(
+            f"not valid {encoding} text (byte 0x{raw[error.start]:02x}); re-save the file "
+            "as UTF-8 or pass --encoding (e.g. latin-1)", line=line)]) from None
+    if not text.strip():
+        raise IngestError(path.name, [Problem("the file is empty")])
+    # pyarrow parses UTF-8 only: hand it the bytes as they are when we can.
+    has_bom = text.startswith("\ufeff")
+    data = raw if is_utf8 and not has_bom else text.removeprefix("\ufeff").encode("utf-8")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+        header = next(csv.reader([first_line], delimiter=delimiter))
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise IngestError(path.name, [Problem(f"not a readable CSV table: {error}")]) from None
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise IngestError(path.name, [Problem(f"not a readable Parquet file: {error}")]) from None
+    # Cast every column to text so validation is the same for CSV and Parquet.
+    return pa.table({name: _as_text(table.column(name)) for name in table.column_names})
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_timestamp(column.type):
+        # Keep the instant: render as ISO 8601 with an explicit UTC offset.
+        column = column.cast(pa.timestamp("s", tz=column.type.tz or "UTC"))
+        import pyarrow.compute as pc
+
+        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%S%z").fill_null("")
+    return column.cast(pa.string()).fill_null("")

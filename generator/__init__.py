@@ -1,0 +1,1 @@
+"""pigen.generator: conditional product-image generator (next issues)."""

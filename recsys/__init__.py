@@ -1,0 +1,1 @@
+"""pigen.recsys: ALS collaborative filtering, evaluation and the user -> condition bridge."""

@@ -1,0 +1,1 @@
+"""pigen.service: the command line, HTTP API, campaigns and experiments."""

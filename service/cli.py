@@ -1,0 +1,148 @@
+"""The ``pigen`` command line.
+
+Imports here stay light so ``pigen --help`` is instant; each command imports
+what it needs (pandas, torch, implicit) when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can import torch: spinning OpenMP threads make a busy 2-core
+# machine several times slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING, Annotated, Optional  # noqa: E402
+
+import typer  # noqa: E402
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from pigen.data.settings import Settings
+
+app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Load catalogs and ratings (CSV or Parquet).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from pigen.data.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as error:
+        raise fail(f"invalid PIGEN_* settings:\n{error}", 2) from None
+
+
+def open_database(upgrade: bool = True) -> Engine:
+    """The configured engine, migrated to the latest schema unless told not to."""
+    from pigen.data.database import make_engine
+    from pigen.data.migrate import upgrade_database
+
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url)
+    if upgrade:
+        upgrade_database(engine)
+    return engine
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the latest revision."""
+    from pigen.data.migrate import current_revision
+
+    engine = open_database(upgrade=True)
+    typer.echo(f"database at revision {current_revision(engine)} ({engine.url!r})")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the schema revision and row counts."""
+    from pigen.data.migrate import current_revision, head_revision
+    from pigen.data.stats import table_counts
+
+    engine = open_database(upgrade=False)
+    revision = current_revision(engine)
+    typer.echo(f"database {engine.url!r}: revision {revision} (latest {head_revision()})")
+    if revision is not None:
+        for table, count in table_counts(engine).items():
+            typer.echo(f"  {table:<18} {count:>12,}")
+
+
+ColumnOption = Annotated[
+    Optional[list[str]],  # noqa: UP007 (typer needs Optional here)
+    typer.Option("--column", "-c", help="Map a column: CANONICAL=FILE_COLUMN (repeatable)."),
+]
+EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
+
+
+@ingest_app.command("catalog")
+def ingest_catalog_command(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet: item_id, category, "
+                                         "[colour, colour_name, pattern, image, ...]")],
+    images: Annotated[Optional[Path], typer.Option(help="Folder the image column is "  # noqa: UP007
+                                                   "relative to.")] = None,
+    column: ColumnOption = None,
+    encoding: EncodingOption = "utf-8",
+) -> None:
+    """Load or update catalog items. All-or-nothing; loading the same file twice is a no-op."""
+    from pigen.data.ingest import IngestError, ingest_catalog
+    from pigen.data.ingest.catalog import CatalogOptions
+    from pigen.data.ingest.readers import parse_column_mapping
+
+    try:
+        options = CatalogOptions(columns=parse_column_mapping(column or []), images_dir=images,
+                                 encoding=encoding)
+        report = ingest_catalog(open_database(), file, options)
+    except (IngestError, ValueError) as error:
+        raise fail(str(error)) from None
+    typer.echo(report.summary())
+
+
+@ingest_app.command("ratings")
+def ingest_ratings_command(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet: user_id, item_id, rating, "
+                                         "[timestamp, kind]")],
+    column: ColumnOption = None,
+    kind: Annotated[str, typer.Option(help="Kind of rows without a kind column: rating, "
+                                      "view, click or purchase.")] = "rating",
+    timestamp_unit: Annotated[str, typer.Option(help="Unit of numeric timestamps: s or ms.")
+                              ] = "s",
+    encoding: EncodingOption = "utf-8",
+) -> None:
+    """Load interactions. All-or-nothing; loading the same file twice adds nothing."""
+    from pigen.data.ingest import IngestError, ingest_ratings
+    from pigen.data.ingest.ratings import RatingsOptions
+    from pigen.data.ingest.readers import parse_column_mapping
+
+    if timestamp_unit not in ("s", "ms"):
+        raise fail("--timestamp-unit must be s or ms", 2)
+    try:
+        options = RatingsOptions(columns=parse_column_mapping(column or []), default_kind=kind,
+                                 timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
+                                 encoding=encoding)
+        report = ingest_ratings(open_database(), file, options)
+    except (IngestError, ValueError) as error:
+        raise fail(str(error)) from None
+    typer.echo(report.summary() + f" ({report.rows_per_second:,.0f} rows/s)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
