@@ -89,10 +89,12 @@ class Interaction(Base):
 
     __tablename__ = "interactions"
     __table_args__ = (
+        # Also the index for "this user's history" (its leading column). There is
+        # deliberately no index on item_id alone: it tripled bulk-ingest time on
+        # SQLite, and per-item questions are answered from the ratings matrix.
         UniqueConstraint(
             "user_id", "item_id", "kind", "occurred_at", name="uq_interactions_natural"
         ),
-        Index("ix_interactions_item", "item_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -7,38 +7,47 @@ nothing, and both run inside the caller's transaction, so a failure writes nothi
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from pigen.data.schema import Interaction, User, utcnow
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "kind", "value", "occurred_at")
 
 
-def existing_ids(connection: Connection, table: type[User], external_ids: Sequence[str]
-                 ) -> pd.Series:
-    """``external_id -> primary key`` for the given ids that are already stored."""
-    wanted = pd.Index(pd.unique(np.asarray(external_ids, dtype=object)))
+def stored_ids(connection: Connection, table: type[User]) -> pd.Series:
+    """``external_id -> primary key`` for every stored row of ``table``."""
     rows = connection.execute(select(table.external_id, table.id)).all()
-    stored = pd.Series([r[1] for r in rows], index=pd.Index([r[0] for r in rows]),
-                       dtype=np.int64)
-    return stored[stored.index.isin(wanted)]
+    return pd.Series(np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+                     index=pd.Index([r[0] for r in rows], dtype=object))
 
 
-def ensure_users(connection: Connection, external_ids: Sequence[str]) -> tuple[pd.Series, int]:
-    """Create the users that do not exist yet; returns (id map, number created)."""
-    known = existing_ids(connection, User, external_ids)
+def ensure_users(connection: Connection, external_ids: np.ndarray) -> tuple[pd.Series, int]:
+    """Create the users that do not exist yet; returns (external id -> pk, number created)."""
     unique = pd.unique(np.asarray(external_ids, dtype=object))
-    missing = [u for u in unique if u not in known.index]
-    if missing:
-        now = utcnow()
-        connection.execute(
-            insert(User), [{"external_id": external, "created_at": now} for external in missing]
+    known = stored_ids(connection, User)
+    missing = unique[known.index.get_indexer(unique) < 0]
+    if len(missing) == 0:
+        return known, 0
+    if connection.dialect.name == "postgresql":
+        # One statement for any number of users instead of one round trip each.
+        connection.exec_driver_sql(
+            "INSERT INTO users (external_id, created_at) "
+            "SELECT unnest(%(ids)s::text[]), now() ON CONFLICT DO NOTHING",
+            {"ids": list(missing)},
         )
-        known = existing_ids(connection, User, external_ids)
-    return known, len(missing)
+    else:
+        # Bind the timestamp once through the column type so it is stored exactly
+        # as the ORM would store it.
+        column_type = User.__table__.c.created_at.type.dialect_impl(connection.dialect)
+        created = column_type.bind_processor(connection.dialect)
+        stamp = created(utcnow()) if created else utcnow()
+        connection.exec_driver_sql(
+            "INSERT OR IGNORE INTO users (external_id, created_at) VALUES (?, ?)",
+            [(external, stamp) for external in missing],
+        )
+    return stored_ids(connection, User), len(missing)
 
 
 def insert_interactions(connection: Connection, frame: pd.DataFrame) -> int:
@@ -48,8 +57,13 @@ def insert_interactions(connection: Connection, frame: pd.DataFrame) -> int:
     """
     if frame.empty:
         return 0
+    # Inserting in natural-key order appends to the unique index instead of
+    # scattering writes all over it.
     if connection.dialect.name == "postgresql":
-        return _copy_interactions_postgres(connection, frame)
+        return _copy_interactions_postgres(connection, frame)  # PostgreSQL sorts itself
+    frame = frame.sort_values(["user_id", "item_id", "kind", "occurred_at"], kind="stable")
+    # A bigger page cache for this connection keeps the indexes in memory.
+    connection.exec_driver_sql("PRAGMA cache_size = -262144")  # KiB: 256 MiB
     rows = list(
         zip(
             frame["user_id"].to_numpy(np.int64).tolist(),
@@ -69,8 +83,11 @@ def insert_interactions(connection: Connection, frame: pd.DataFrame) -> int:
 
 
 def _copy_interactions_postgres(connection: Connection, frame: pd.DataFrame) -> int:
-    # COPY into a transaction-local staging table, then one set-based INSERT
-    # that skips natural-key conflicts: far fewer round trips than executemany.
+    # COPY into a transaction-local staging table, then one set-based INSERT of
+    # the rows whose natural key is new. An anti-join instead of ON CONFLICT:
+    # speculative insertion made a million-row load 7x slower. The table lock
+    # (readers still proceed) serialises concurrent ingests, so the anti-join
+    # cannot race another writer.
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
         "CREATE TEMP TABLE staging_interactions (user_id bigint, item_id bigint, "
@@ -83,10 +100,15 @@ def _copy_interactions_postgres(connection: Connection, frame: pd.DataFrame) -> 
         "FROM STDIN WITH (FORMAT csv)"
     ) as copy:
         copy.write(buffer.getvalue())
+    cursor.execute("ANALYZE staging_interactions")
+    cursor.execute(f"LOCK TABLE {Interaction.__tablename__} IN SHARE ROW EXCLUSIVE MODE")
     cursor.execute(
         f"INSERT INTO {Interaction.__tablename__} ({', '.join(INTERACTION_COLUMNS)}) "
-        "SELECT user_id, item_id, kind, value, occurred_at FROM staging_interactions "
-        "ON CONFLICT DO NOTHING"
+        "SELECT s.user_id, s.item_id, s.kind, s.value, s.occurred_at "
+        "FROM staging_interactions s WHERE NOT EXISTS ("
+        f"  SELECT 1 FROM {Interaction.__tablename__} i WHERE i.user_id = s.user_id"
+        "   AND i.item_id = s.item_id AND i.kind = s.kind AND i.occurred_at = s.occurred_at)"
+        " ORDER BY s.user_id, s.item_id, s.kind, s.occurred_at"
     )
     inserted = cursor.rowcount
     cursor.execute("DROP TABLE staging_interactions")
