@@ -13,14 +13,13 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Annotated, Optional  # noqa: E402
+from typing import TYPE_CHECKING, Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from pigen.data.settings import Settings
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -36,9 +35,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_settings() -> Settings:
-    from pydantic import ValidationError
-
     from pigen.data.settings import get_settings
+    from pydantic import ValidationError
 
     try:
         return get_settings()
@@ -82,7 +80,7 @@ def db_status() -> None:
 
 
 ColumnOption = Annotated[
-    Optional[list[str]],  # noqa: UP007 (typer needs Optional here)
+    list[str] | None,  # noqa: UP007 (typer needs Optional here)
     typer.Option("--column", "-c", help="Map a column: CANONICAL=FILE_COLUMN (repeatable)."),
 ]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
@@ -92,7 +90,7 @@ EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")
 def ingest_catalog_command(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet: item_id, category, "
                                          "[colour, colour_name, pattern, image, ...]")],
-    images: Annotated[Optional[Path], typer.Option(help="Folder the image column is "  # noqa: UP007
+    images: Annotated[Path | None, typer.Option(help="Folder the image column is "  # noqa: UP007
                                                    "relative to.")] = None,
     column: ColumnOption = None,
     encoding: EncodingOption = "utf-8",
@@ -137,6 +135,40 @@ def ingest_ratings_command(
     except (IngestError, ValueError) as error:
         raise fail(str(error)) from None
     typer.echo(report.summary() + f" ({report.rows_per_second:,.0f} rows/s)")
+
+
+@app.command("demo-data")
+def demo_data(
+    items: Annotated[int, typer.Option(help="Catalog size.")] = 2000,
+    shoppers: Annotated[int, typer.Option(help="Simulated shoppers.")] = 5000,
+    ratings_per_shopper: Annotated[float, typer.Option(help="Mean ratings per shopper.")
+                                   ] = 40.0,
+    seed: Annotated[int, typer.Option(help="Seed of catalog and simulator.")] = 0,
+) -> None:
+    """Build the demo store: the built-in catalog and simulated shoppers' ratings."""
+    from pigen.data.catalog.builtin import CatalogConfig
+    from pigen.data.demo_data import DemoDataConfig, build_demo_data
+    from pigen.data.simulator import SimulatorConfig
+
+    settings = load_settings()
+    try:
+        config = DemoDataConfig(
+            catalog=CatalogConfig(n_items=items, seed=seed),
+            simulator=SimulatorConfig(n_shoppers=shoppers, seed=seed,
+                                      mean_ratings=ratings_per_shopper),
+        )
+    except ValueError as error:
+        raise fail(str(error), 2) from None
+    engine = open_database()
+    try:
+        summary = build_demo_data(engine, settings.storage_dir, config,
+                                  fashion_mnist_dir=settings.fashion_mnist_dir,
+                                  say=typer.echo)
+    except (FileNotFoundError, ValueError) as error:
+        raise fail(str(error)) from None
+    typer.echo("")
+    for line in summary.lines():
+        typer.echo(line)
 
 
 def main() -> None:

@@ -1,0 +1,82 @@
+"""The ``pigen`` command line, end to end on a real SQLite file under tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pigen.data.settings import get_settings
+from pigen.service.cli import app
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_help_is_light() -> None:
+    """``pigen --help`` must not drag in pandas, torch or implicit."""
+    code = ("import sys, pigen.service.cli as c; "
+            "heavy = [m for m in ('pandas', 'torch', 'implicit', 'sqlalchemy') "
+            "if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "demo-data" in runner.invoke(app, ["--help"]).output
+
+
+def test_db_upgrade_and_status(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    status = runner.invoke(app, ["db", "status"])
+    assert status.exit_code == 0
+    assert "interactions" in status.output
+    assert (tmp_path / "var" / "pigen.db").exists()
+
+
+def test_bad_settings_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIGEN_DATABASE_URL", "mysql://nope")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "unsupported database URL" in result.output
+
+
+def test_ingest_commands_with_mapping_and_errors(tmp_path: Path) -> None:
+    (tmp_path / "catalog.csv").write_text("sku,category\na,Dress\nb,Bag\n")
+    (tmp_path / "ratings.csv").write_text("who,sku,stars\nu1,a,5\nu2,b,3\n")
+    (tmp_path / "bad.csv").write_text("who,sku,stars\nu1,a,5\nu2,zzz,3\n")
+    result = runner.invoke(app, ["ingest", "catalog", "catalog.csv", "-c", "item_id=sku"])
+    assert result.exit_code == 0, result.output
+    mapping = ["-c", "user_id=who", "-c", "item_id=sku", "-c", "rating=stars"]
+    result = runner.invoke(app, ["ingest", "ratings", "ratings.csv", *mapping])
+    assert result.exit_code == 0, result.output
+    assert "2 inserted" in result.output
+    again = runner.invoke(app, ["ingest", "ratings", "ratings.csv", *mapping])
+    assert "0 inserted, 2 already present" in again.output
+    bad = runner.invoke(app, ["ingest", "ratings", "bad.csv", *mapping])
+    assert bad.exit_code == 1
+    assert "line 3, column 'item_id': unknown item 'zzz'" in bad.output
+    status = runner.invoke(app, ["db", "status"]).output
+    assert "interactions                  2" in status
+
+
+@pytest.mark.slow
+def test_demo_data_builds_and_is_idempotent(tmp_path: Path) -> None:
+    args = ["demo-data", "--items", "60", "--shoppers", "40", "--ratings-per-shopper", "10"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "60 items in 10 categories" in first.output
+    assert (tmp_path / "var" / "catalog" / "images" / "item-00001.png").exists()
+    assert (tmp_path / "var" / "demo" / "tastes.jsonl").exists()
+    second = runner.invoke(app, args)
+    assert "0 inserted" in second.output and "60 already present" in second.output
