@@ -80,7 +80,7 @@ def db_status() -> None:
 
 
 ColumnOption = Annotated[
-    list[str] | None,  # noqa: UP007 (typer needs Optional here)
+    list[str] | None,
     typer.Option("--column", "-c", help="Map a column: CANONICAL=FILE_COLUMN (repeatable)."),
 ]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
@@ -90,7 +90,7 @@ EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")
 def ingest_catalog_command(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet: item_id, category, "
                                          "[colour, colour_name, pattern, image, ...]")],
-    images: Annotated[Path | None, typer.Option(help="Folder the image column is "  # noqa: UP007
+    images: Annotated[Path | None, typer.Option(help="Folder the image column is "
                                                    "relative to.")] = None,
     column: ColumnOption = None,
     encoding: EncodingOption = "utf-8",
