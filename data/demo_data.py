@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Engine
+
 from pigen.data.catalog.builtin import CatalogConfig, build_builtin_catalog
 from pigen.data.datasets.fashion_mnist import load_fashion_mnist
 from pigen.data.ingest import IngestReport, ingest_catalog, ingest_ratings_frame
 from pigen.data.ingest.catalog import CatalogOptions
 from pigen.data.simulator import SimulatorConfig, save_tastes, simulate
-from sqlalchemy import Engine
 
 TASTES_FILE = "tastes.jsonl"
 

@@ -16,9 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import scipy.sparse as sp
+from sqlalchemy import Connection, Engine, select
+
 from pigen.data.idmap import IdMap
 from pigen.data.schema import INTERACTION_KINDS, Interaction, Item, User
-from sqlalchemy import Connection, Engine, select
 
 Aggregate = Literal["last", "sum", "max"]
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Annotated  # noqa: E402
 import typer  # noqa: E402
 
 if TYPE_CHECKING:
-    from pigen.data.settings import Settings
     from sqlalchemy import Engine
+
+    from pigen.data.settings import Settings
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,8 +36,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_settings() -> Settings:
-    from pigen.data.settings import get_settings
     from pydantic import ValidationError
+
+    from pigen.data.settings import get_settings
 
     try:
         return get_settings()

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+
 from pigen.data.catalog.palette import RGB
 from pigen.data.catalog.render import PATTERNS, pad_shape
 from pigen.data.catalog.render import PERIODS as RENDER_PERIODS
-from scipy import ndimage
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 FOREGROUND = 0.15  # a pixel is product when its max channel is above this share of the image's

@@ -15,11 +15,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
 from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE, from_hex, to_hex
 from pigen.data.catalog.render import PATTERNS, render_product
 from pigen.data.datasets.fashion_mnist import CLASS_NAMES, FashionMNIST
-from PIL import Image
-from tqdm import tqdm
 
 #: Category names, in label order: the Fashion-MNIST classes.
 CATEGORIES: tuple[str, ...] = CLASS_NAMES

@@ -7,6 +7,7 @@ Pure numpy and seeded, so every catalog image can be re-made from its row in
 from __future__ import annotations
 
 import numpy as np
+
 from pigen.data.catalog.palette import RGB, luma
 
 #: Pattern names, in condition-vector order.

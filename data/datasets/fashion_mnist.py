@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
 from pigen.data.datasets.idx import parse_idx, read_idx_bytes
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ import io
 
 import numpy as np
 import pandas as pd
-from pigen.data.schema import Interaction, User, utcnow
 from sqlalchemy import Connection, select
+
+from pigen.data.schema import Interaction, User, utcnow
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "kind", "value", "occurred_at")
 

@@ -15,14 +15,15 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.compute as pc
-from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
-from pigen.data.ingest.readers import Table, read_table
-from pigen.data.ingest.report import IngestReport
-from pigen.data.schema import Item, utcnow
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
+from pigen.data.ingest.readers import Table, read_table
+from pigen.data.ingest.report import IngestReport
+from pigen.data.schema import Item, utcnow
 
 REQUIRED = ("item_id", "category")
 OPTIONAL = ("colour", "colour_name", "pattern", "image")

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import Engine, select
+
 from pigen.data.ingest.bulk import ensure_users, insert_interactions
 from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
 from pigen.data.ingest.readers import FIRST_DATA_LINE, Table, read_table
 from pigen.data.ingest.report import IngestReport
 from pigen.data.schema import INTERACTION_KINDS, Item
-from sqlalchemy import Engine, select
 
 REQUIRED = ("user_id", "item_id", "rating")
 OPTIONAL = ("timestamp", "kind")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
 from pigen.data.ingest.errors import IngestError, Problem
 
 #: Line of the first data row in a CSV file (line 1 is the header).

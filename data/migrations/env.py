@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from pigen.data.schema import Base
 from sqlalchemy import create_engine
+
+from pigen.data.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from pigen.data.simulator.config import SimulatorConfig
 from pigen.data.simulator.tastes import Tastes, Vocab, draw_tastes, shopper_ids
 

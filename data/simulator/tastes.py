@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from pigen.data.idmap import IdMap
 from pigen.data.simulator.config import SimulatorConfig
 

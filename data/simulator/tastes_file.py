@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from pigen.data.idmap import IdMap
 from pigen.data.simulator.config import SimulatorConfig
 from pigen.data.simulator.tastes import Tastes, Vocab

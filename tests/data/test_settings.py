@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pigen.data.settings import Settings
 from pydantic import ValidationError
+
+from pigen.data.settings import Settings
 
 
 def test_defaults_use_embedded_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from pigen.data.simulator import (
     RATING_COLUMNS,
     SimulationResult,

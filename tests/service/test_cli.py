@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from pigen.data.settings import get_settings
 from pigen.service.cli import app
-from typer.testing import CliRunner
 
 runner = CliRunner()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pigen.data.datasets.fashion_mnist import FashionMNIST, load_fashion_mnist
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
+
 from pigen.data.catalog.builtin import (
     CATEGORIES,
     CSV_COLUMNS,
@@ -17,7 +19,6 @@ from pigen.data.catalog.builtin import (
 from pigen.data.catalog.palette import PALETTE, from_hex
 from pigen.data.catalog.render import PATTERNS
 from pigen.data.datasets.fashion_mnist import FashionMNIST
-from PIL import Image
 
 
 def files_of(folder: Path) -> dict[str, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE, from_hex, nearest_colour_name, to_hex
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from pigen.data.catalog.palette import PALETTE
 from pigen.data.catalog.render import PATTERNS, pad_shape, pattern_mask, render_product
 from pigen.data.datasets.fashion_mnist import FashionMNIST

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from pigen.data.datasets.fashion_mnist import DEBIAN_DIR, FILE_STEMS
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pigen.data.datasets import fashion_mnist as fm
 from pigen.data.datasets.fashion_mnist import CLASS_NAMES, load_fashion_mnist
 

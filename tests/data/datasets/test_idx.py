@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from pigen.data.datasets.idx import parse_idx, read_idx
 
 

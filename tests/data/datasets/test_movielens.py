@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from pigen.data.datasets.movielens import (
     load_movielens,
     load_movielens_100k,
