@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from pigen.data.catalog.builtin import CatalogConfig, build_builtin_catalog
+from pigen.data.catalog.contact_sheet import save_contact_sheet
 from pigen.data.datasets.fashion_mnist import load_fashion_mnist
 from pigen.data.ingest import IngestReport, ingest_catalog, ingest_ratings_frame
 from pigen.data.ingest.catalog import CatalogOptions
@@ -45,6 +46,7 @@ class DemoDataSummary:
     rating_shares: dict[int, float]  # stars -> share of ratings
     category_counts: dict[str, int]
     catalog_dir: Path
+    contact_sheet: Path
     tastes_path: Path
     step_seconds: dict[str, float]
 
@@ -53,7 +55,7 @@ class DemoDataSummary:
         total = sum(self.step_seconds.values())
         return [
             f"catalog   {self.n_items:,} items in {len(self.category_counts)} categories "
-            f"-> {self.catalog_dir}",
+            f"-> {self.catalog_dir} (look: {self.contact_sheet})",
             f"shoppers  {self.n_shoppers:,} with hidden tastes -> {self.tastes_path}",
             f"ratings   {self.n_ratings:,} ({self.n_ratings / max(self.n_shoppers, 1):.1f} "
             f"per shopper)  {shares}",
@@ -88,6 +90,7 @@ def build_demo_data(
     catalog_dir = storage_dir / "catalog"
     done = step("render", f"rendering {config.catalog.n_items:,} catalog items")
     items = build_builtin_catalog(config.catalog, fashion, catalog_dir, progress=progress)
+    sheet = save_contact_sheet(items, catalog_dir / "images", catalog_dir / "contact_sheet.png")
     done()
 
     done = step("catalog", "ingesting the catalog")
@@ -116,6 +119,7 @@ def build_demo_data(
                                                                         strict=True)},
         category_counts=items["category"].value_counts().to_dict(),
         catalog_dir=catalog_dir,
+        contact_sheet=sheet,
         tastes_path=tastes_path,
         step_seconds=seconds,
     )
