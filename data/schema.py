@@ -23,7 +23,6 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -100,29 +99,30 @@ class Item(Base):
 
 
 class Interaction(Base):
-    """One event of a user with an item.
+    """One event of a user with an item, identified by its natural key.
 
-    The natural key (user, item, kind, occurred_at) makes re-ingesting a file a
-    no-op: the bulk loaders insert with ON CONFLICT DO NOTHING.
+    The primary key (user, item, kind, occurred_at) is the natural key: the bulk
+    loaders skip rows whose key exists, so re-ingesting a file is a no-op. There
+    is no surrogate id; on SQLite the table is WITHOUT ROWID, so the table *is*
+    the key's B-tree (one structure to update per row instead of two, which
+    roughly halved bulk-insert time), and "this user's history" is a range scan.
+    There is deliberately no index on item_id alone: per-item questions are
+    answered from the ratings matrix.
     """
 
     __tablename__ = "interactions"
-    __table_args__ = (
-        # Also the index for "this user's history" (its leading column). There is
-        # deliberately no index on item_id alone: it tripled bulk-ingest time on
-        # SQLite, and per-item questions are answered from the ratings matrix.
-        UniqueConstraint(
-            "user_id", "item_id", "kind", "occurred_at", name="uq_interactions_natural"
-        ),
-    )
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
-    item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[float] = mapped_column(Float)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     # Unix seconds, UTC. Files without timestamps get 0 ("undated").
-    occurred_at: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
 
 
 class ModelVersion(Base):

@@ -1,15 +1,18 @@
 """Bulk writes without per-row ORM objects: executemany on SQLite, COPY on PostgreSQL.
 
-Both insert with the natural key's ON CONFLICT DO NOTHING, so a re-ingest adds
+Both skip rows whose natural key is already stored, so a re-ingest adds
 nothing, and both run inside the caller's transaction, so a failure writes nothing.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, select
 
 from pigen.data.schema import Interaction, User, utcnow
@@ -17,90 +20,97 @@ from pigen.data.schema import Interaction, User, utcnow
 INTERACTION_COLUMNS = ("user_id", "item_id", "kind", "value", "occurred_at")
 
 
-def stored_ids(connection: Connection, table: type[User]) -> pd.Series:
-    """``external_id -> primary key`` for every stored row of ``table``."""
-    rows = connection.execute(select(table.external_id, table.id)).all()
-    return pd.Series(np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-                     index=pd.Index([r[0] for r in rows], dtype=object))
+@dataclass(frozen=True)
+class InteractionRows:
+    """Rows ready for the interactions table: primary keys resolved, in key order."""
+
+    user_ids: np.ndarray  # (N,) int64 users.id
+    item_ids: np.ndarray  # (N,) int64 items.id
+    kinds: np.ndarray  # (N,) object str
+    values: np.ndarray  # (N,) float64
+    occurred_at: np.ndarray  # (N,) int64 unix seconds
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
-def ensure_users(connection: Connection, external_ids: np.ndarray) -> tuple[pd.Series, int]:
-    """Create the users that do not exist yet; returns (external id -> pk, number created)."""
-    unique = pd.unique(np.asarray(external_ids, dtype=object))
-    known = stored_ids(connection, User)
-    missing = unique[known.index.get_indexer(unique) < 0]
-    if len(missing) == 0:
-        return known, 0
-    if connection.dialect.name == "postgresql":
-        # One statement for any number of users instead of one round trip each.
-        connection.exec_driver_sql(
-            "INSERT INTO users (external_id, created_at) "
-            "SELECT unnest(%(ids)s::text[]), now() ON CONFLICT DO NOTHING",
-            {"ids": list(missing)},
-        )
-    else:
-        # Bind the timestamp once through the column type so it is stored exactly
-        # as the ORM would store it.
-        column_type = User.__table__.c.created_at.type.dialect_impl(connection.dialect)
-        created = column_type.bind_processor(connection.dialect)
-        stamp = created(utcnow()) if created else utcnow()
-        connection.exec_driver_sql(
-            "INSERT OR IGNORE INTO users (external_id, created_at) VALUES (?, ?)",
-            [(external, stamp) for external in missing],
-        )
-    return stored_ids(connection, User), len(missing)
+def ensure_users(connection: Connection, external_ids: pa.ChunkedArray | pa.Array
+                 ) -> tuple[np.ndarray, int]:
+    """Create the users that do not exist yet.
 
-
-def insert_interactions(connection: Connection, frame: pd.DataFrame) -> int:
-    """Insert rows of ``frame`` (INTERACTION_COLUMNS, primary keys resolved).
-
-    Returns how many rows were new; rows whose natural key exists are skipped.
+    Returns each row's ``users.id`` (aligned with ``external_ids``) and how many
+    users were created.
     """
-    if frame.empty:
+    unique = pc.unique(external_ids)
+    stored, pks = _stored_users(connection)
+    missing = pc.filter(unique, pc.invert(pc.is_in(unique, stored))).to_pylist()
+    if missing:
+        if connection.dialect.name == "postgresql":
+            # One statement for any number of users instead of a round trip each.
+            connection.exec_driver_sql(
+                "INSERT INTO users (external_id, created_at) "
+                "SELECT unnest(%(ids)s::text[]), now() ON CONFLICT DO NOTHING",
+                {"ids": missing},
+            )
+        else:
+            # Bind the timestamp once through the column type, so it is stored
+            # exactly as the ORM would store it.
+            column_type = User.__table__.c.created_at.type.dialect_impl(connection.dialect)
+            bind = column_type.bind_processor(connection.dialect)
+            stamp = bind(utcnow()) if bind else utcnow()
+            connection.exec_driver_sql(
+                "INSERT OR IGNORE INTO users (external_id, created_at) VALUES (?, ?)",
+                [(external, stamp) for external in missing],
+            )
+        stored, pks = _stored_users(connection)
+    positions = pc.index_in(external_ids, stored).to_numpy(zero_copy_only=False)
+    return pks[positions.astype(np.int64)], len(missing)
+
+
+def _stored_users(connection: Connection) -> tuple[pa.Array, np.ndarray]:
+    rows = connection.execute(select(User.external_id, User.id)).all()
+    return (pa.array([r[0] for r in rows], pa.string()),
+            np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)))
+
+
+def insert_interactions(connection: Connection, rows: InteractionRows) -> int:
+    """Insert ``rows``; returns how many were new (existing natural keys are skipped)."""
+    if len(rows) == 0:
         return 0
-    # Inserting in natural-key order appends to the unique index instead of
-    # scattering writes all over it.
     if connection.dialect.name == "postgresql":
-        return _copy_interactions_postgres(connection, frame)  # PostgreSQL sorts itself
-    frame = frame.sort_values(["user_id", "item_id", "kind", "occurred_at"], kind="stable")
-    # A bigger page cache for this connection keeps the indexes in memory.
+        return _copy_interactions_postgres(connection, rows)
+    # A bigger page cache for this connection keeps the key B-tree in memory.
     connection.exec_driver_sql("PRAGMA cache_size = -262144")  # KiB: 256 MiB
-    rows = list(
-        zip(
-            frame["user_id"].to_numpy(np.int64).tolist(),
-            frame["item_id"].to_numpy(np.int64).tolist(),
-            frame["kind"].tolist(),
-            frame["value"].to_numpy(np.float64).tolist(),
-            frame["occurred_at"].to_numpy(np.int64).tolist(),
-            strict=True,
-        )
-    )
     result = connection.exec_driver_sql(
         f"INSERT OR IGNORE INTO {Interaction.__tablename__} ({', '.join(INTERACTION_COLUMNS)}) "
         "VALUES (?, ?, ?, ?, ?)",
-        rows,
+        list(zip(rows.user_ids.tolist(), rows.item_ids.tolist(), rows.kinds.tolist(),
+                 rows.values.tolist(), rows.occurred_at.tolist(), strict=True)),
     )
     return int(result.rowcount)
 
 
-def _copy_interactions_postgres(connection: Connection, frame: pd.DataFrame) -> int:
+def _copy_interactions_postgres(connection: Connection, rows: InteractionRows) -> int:
     # COPY into a transaction-local staging table, then one set-based INSERT of
     # the rows whose natural key is new. An anti-join instead of ON CONFLICT:
-    # speculative insertion made a million-row load 7x slower. The table lock
-    # (readers still proceed) serialises concurrent ingests, so the anti-join
-    # cannot race another writer.
+    # speculative insertion made a million-row load several times slower. The
+    # table lock (readers still proceed) serialises concurrent ingests, so the
+    # anti-join cannot race another writer.
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
         "CREATE TEMP TABLE staging_interactions (user_id bigint, item_id bigint, "
         "kind varchar(16), value double precision, occurred_at bigint) ON COMMIT DROP"
     )
-    buffer = io.StringIO()
-    frame.loc[:, list(INTERACTION_COLUMNS)].to_csv(buffer, index=False, header=False)
+    table = pa.table({"user_id": rows.user_ids, "item_id": rows.item_ids,
+                      "kind": pa.array(rows.kinds, pa.string()), "value": rows.values,
+                      "occurred_at": rows.occurred_at})
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=False))
     with cursor.copy(
         "COPY staging_interactions (user_id, item_id, kind, value, occurred_at) "
         "FROM STDIN WITH (FORMAT csv)"
     ) as copy:
-        copy.write(buffer.getvalue())
+        copy.write(buffer.getbuffer())
     cursor.execute("ANALYZE staging_interactions")
     cursor.execute(f"LOCK TABLE {Interaction.__tablename__} IN SHARE ROW EXCLUSIVE MODE")
     cursor.execute(

@@ -42,3 +42,15 @@ def test_only_one_active_model_version_per_kind(engine: Engine) -> None:
     with session_scope(engine) as session:
         active = session.query(ModelVersion).filter_by(kind="als", is_active=True).one()
         assert active.path == "a.npz"
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """Autogenerate finds nothing to do: the migration scripts and schema.py agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from pigen.data.schema import Base
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []

@@ -74,16 +74,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_generated_images_user_id'), ['user_id'], unique=False)
 
     op.create_table('interactions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('item_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('value', sa.Float(), nullable=False),
     sa.Column('occurred_at', sa.BigInteger(), nullable=False),
+    sa.Column('value', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_interactions_item_id_items'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_interactions_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_interactions')),
-    sa.UniqueConstraint('user_id', 'item_id', 'kind', 'occurred_at', name='uq_interactions_natural')
+    sa.PrimaryKeyConstraint('user_id', 'item_id', 'kind', 'occurred_at', name=op.f('pk_interactions')),
+    sqlite_with_rowid=False
     )
     # ### end Alembic commands ###
 

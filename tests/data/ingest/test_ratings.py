@@ -30,7 +30,7 @@ def test_good_file_loads_users_and_interactions(engine: Engine, tmp_path: Path) 
     with_catalog(engine)
     report = ingest_ratings(engine, write_csv(tmp_path / "r.csv", GOOD))
     assert (report.rows_read, report.inserted, report.new_users) == (4, 4, 2)
-    assert count(engine, Interaction.id) == 4
+    assert count(engine, Interaction.user_id) == 4
     with engine.connect() as connection:
         stamp = connection.execute(select(Interaction.occurred_at).where(
             Interaction.value == 4.0)).scalar_one()
