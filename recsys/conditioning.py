@@ -1,0 +1,618 @@
+"""The bridge: a user's ALS factor -> their taste over conditions -> sampled condition vectors.
+
+A function of factors and item attributes only (DESIGN.md). Three steps:
+
+1. score every catalog item with the user's factor and turn the scores into
+   weights: ``softmax(z / temperature)`` where ``z`` is the scores standardised
+   per user (mean 0, std 1 over the eligible items), so one temperature means
+   the same sharpness for every user whatever the scale of their factor;
+2. aggregate the weights by attribute into a :class:`TasteProfile`: a category
+   distribution, a colour *mixture* (components with weights and RGB centres)
+   and a pattern distribution;
+3. :func:`sample_conditions` draws each image's category, colour component and
+   pattern from the profile — sampling, not averaging: a 50/50 red/blue taste
+   gives red images and blue images, never a muddy purple.
+
+Items whose attribute is missing, or not in the layout, drop out of that part's
+aggregate only (an item with no pattern still counts for its category and colour);
+a part no weighted item informs falls back to uniform (for colour: to the mix of
+all coloured items).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE
+from pigen.data.conditions import ConditionLayout, ConditionVector
+from pigen.data.idmap import IdMap
+
+#: Softmax temperature in standard deviations of a user's scores. Chosen on the
+#: validation shoppers of bench/taste_recovery.py (0.5-1.0 all did about as well):
+#: lower puts all weight on a few top items (noisy), higher drifts to the catalog mix.
+DEFAULT_TEMPERATURE = 0.7
+#: Std of the Gaussian RGB jitter at diversity 1: about the built-in catalog's own
+#: colour spread (0.05), so samples vary like real items of one named colour.
+DEFAULT_JITTER = 0.05
+#: Rated items named as the reason for a profile.
+DEFAULT_CONTRIBUTORS = 5
+ColourComponents = Literal["palette", "items"]
+COLOUR_COMPONENT_KINDS: tuple[str, ...] = get_args(ColourComponents)
+# Users scored per block in taste_profiles: a (block, items) float64 array each.
+_BLOCK = 1024
+_PALETTE_RGB = np.array([PALETTE[name] for name in COLOUR_NAMES])  # (K, 3)
+
+
+# -- item attributes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ItemAttributes:
+    """Per-item condition attributes, row-aligned with a model's item :class:`IdMap`.
+
+    ``-1`` (indexes) and NaN (colours) mark an unknown attribute.
+    """
+
+    layout: ConditionLayout
+    items: IdMap
+    category: np.ndarray  # (I,) int64 position in layout.categories, -1 unknown
+    colour: np.ndarray  # (I, 3) float64 body RGB in [0, 1], NaN rows unknown
+    colour_name: np.ndarray  # (I,) int64 position in COLOUR_NAMES, -1 unknown
+    pattern: np.ndarray  # (I,) int64 position in layout.patterns, -1 unknown
+
+    def __post_init__(self) -> None:
+        n = len(self.items)
+        for name, bound in (
+            ("category", self.layout.n_categories),
+            ("colour_name", len(COLOUR_NAMES)),
+            ("pattern", self.layout.n_patterns),
+        ):
+            codes = np.array(getattr(self, name), dtype=np.int64)
+            if codes.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {codes.shape}")
+            if ((codes < -1) | (codes >= bound)).any():
+                raise ValueError(f"{name} codes must lie in [-1, {bound})")
+            codes.setflags(write=False)
+            object.__setattr__(self, name, codes)
+        colour = np.array(self.colour, dtype=np.float64)
+        if colour.shape != (n, 3):
+            raise ValueError(f"colour must have shape ({n}, 3), got {colour.shape}")
+        known = ~np.isnan(colour).any(axis=1)
+        if ((colour[known] < 0) | (colour[known] > 1)).any():
+            raise ValueError("colour must be RGB in [0, 1] (NaN for unknown)")
+        if not np.array_equal(known, self.colour_name >= 0):
+            raise ValueError("colour and colour_name must be unknown for the same items")
+        colour[~known] = np.nan
+        colour.setflags(write=False)
+        object.__setattr__(self, "colour", colour)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @classmethod
+    def from_frame(
+        cls, items_frame: pd.DataFrame, item_ids: IdMap, layout: ConditionLayout
+    ) -> ItemAttributes:
+        """Read ``category``, ``colour`` ("#rrggbb") and ``pattern`` columns of a catalog.
+
+        Rows are matched to ``item_ids`` by the ``item_id`` column; model items the
+        frame lacks, empty cells and names the layout does not know become unknown.
+        ``colour_name`` is taken from the frame when it holds palette names, else
+        the nearest palette name of the colour. A malformed colour is an error.
+        """
+        missing = [
+            c for c in ("item_id", "category", "colour", "pattern") if c not in items_frame.columns
+        ]
+        if missing:
+            raise ValueError(f"items frame lacks columns {missing}")
+        frame = items_frame.assign(item_id=items_frame["item_id"].astype(str))
+        if frame["item_id"].duplicated().any():
+            raise ValueError("items frame has duplicate item_id values")
+        frame = frame.set_index("item_id").reindex(list(item_ids.ids))  # (I, ...) model order
+        rgb = _parse_hex(frame["colour"])  # (I, 3), NaN where missing
+        known = ~np.isnan(rgb).any(axis=1)
+        names = (
+            _codes(frame["colour_name"], COLOUR_NAMES)
+            if "colour_name" in frame.columns
+            else np.full(len(frame), -1, dtype=np.int64)
+        )
+        nearest = _nearest_palette(np.nan_to_num(rgb))  # (I,)
+        colour_name = np.where(known, np.where(names >= 0, names, nearest), -1)
+        return cls(
+            layout=layout,
+            items=item_ids,
+            category=_codes(frame["category"], layout.categories),
+            colour=rgb,
+            colour_name=colour_name,
+            pattern=_codes(frame["pattern"], layout.patterns),
+        )
+
+
+def _codes(column: pd.Series, names: tuple[str, ...]) -> np.ndarray:
+    """(I,) positions of a column's values in ``names``; -1 for missing or unknown values."""
+    values = column.astype("string").fillna("")  # keep NaN from becoming the name "nan"
+    return pd.Index(names).get_indexer(values.to_numpy(dtype=object)).astype(np.int64)
+
+
+def _parse_hex(column: pd.Series) -> np.ndarray:
+    """(I, 3) RGB in [0, 1] from "#rrggbb" strings in one pass; NaN rows where missing."""
+    text = column.astype("string").str.strip().str.removeprefix("#").fillna("")
+    present = (text != "").to_numpy()
+    valid = text.str.fullmatch(r"[0-9a-fA-F]{6}").fillna(False).to_numpy(dtype=bool)
+    bad = present & ~valid
+    if bad.any():
+        raise ValueError(f"colours are not #rrggbb: {sorted(set(column[bad].astype(str)))[:5]}")
+    rgb = np.full((len(text), 3), np.nan)
+    if valid.any():
+        raw = bytes.fromhex("".join(text[valid].tolist()))
+        rgb[valid] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3) / 255.0
+    return rgb
+
+
+def _nearest_palette(rgb: np.ndarray) -> np.ndarray:
+    """(N,) index of the nearest palette colour to each of (N, 3) RGB."""
+    distance = ((rgb[:, None, :] - _PALETTE_RGB[None, :, :]) ** 2).sum(axis=2)  # (N, K)
+    return np.argmin(distance, axis=1).astype(np.int64)
+
+
+# -- taste profiles -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class TasteProfile:
+    """One user's taste over conditions: what :func:`sample_conditions` draws from.
+
+    ``contributing_items`` explains the profile: the user's own *rated* items
+    with the highest scores (weights are their share of the profile), when the
+    ratings were given to :func:`taste_profiles`; otherwise the items with the
+    largest weight in the mixture (``contributors_rated`` says which).
+    """
+
+    layout: ConditionLayout
+    category: np.ndarray  # (C,) distribution
+    colour_weights: np.ndarray  # (M,) mixture weights, positive, sum 1
+    colour_rgb: np.ndarray  # (M, 3) component centres, RGB in [0, 1]
+    colour_names: tuple[str, ...]  # (M,) nearest palette name of each component
+    pattern: np.ndarray  # (P,) distribution
+    contributing_items: tuple[tuple[str, float], ...]  # (item id, weight), best first
+    contributors_rated: bool
+
+    def __post_init__(self) -> None:
+        m = len(self.colour_weights)
+        if m < 1 or self.colour_rgb.shape != (m, 3) or len(self.colour_names) != m:
+            raise ValueError("colour mixture needs M >= 1 weights, (M, 3) centres and M names")
+        if (self.colour_weights <= 0).any() or abs(self.colour_weights.sum() - 1) > 1e-6:
+            raise ValueError("colour mixture weights must be positive and sum to 1")
+        # The vector class checks sizes, sums and the RGB range; reuse it, not repeat it.
+        for rgb in self.colour_rgb:
+            ConditionVector(self.layout, self.category, rgb, self.pattern)
+
+    @property
+    def top_category(self) -> str:
+        return self.layout.categories[int(np.argmax(self.category))]
+
+    @property
+    def top_pattern(self) -> str:
+        return self.layout.patterns[int(np.argmax(self.pattern))]
+
+    @property
+    def top_colour(self) -> str:
+        """The palette name carrying the most mixture weight."""
+        by_name = self.colour_by_name()
+        return max(by_name, key=by_name.__getitem__)
+
+    def colour_by_name(self) -> dict[str, float]:
+        """Mixture weight per palette name, heaviest first (readable; sampling uses RGB)."""
+        totals: dict[str, float] = {}
+        for name, weight in zip(self.colour_names, self.colour_weights.tolist(), strict=True):
+            totals[name] = totals.get(name, 0.0) + weight
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for explanations and image provenance records."""
+        return {
+            "layout": self.layout.to_dict(),
+            "category": dict(zip(self.layout.categories, self.category.tolist(), strict=True)),
+            "colours": [
+                {"name": n, "rgb": rgb, "weight": w}
+                for n, rgb, w in zip(
+                    self.colour_names,
+                    self.colour_rgb.tolist(),
+                    self.colour_weights.tolist(),
+                    strict=True,
+                )
+            ],
+            "pattern": dict(zip(self.layout.patterns, self.pattern.tolist(), strict=True)),
+            "contributing_items": [list(pair) for pair in self.contributing_items],
+            "contributors_rated": self.contributors_rated,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class TasteProfiles:
+    """Many users' profiles as arrays (row u is user u of the call); ``profile(u)`` views one."""
+
+    layout: ConditionLayout
+    items: IdMap
+    category: np.ndarray  # (U, C)
+    colour_weights: np.ndarray  # (U, M), zeros allowed (dropped in the one-user view)
+    colour_rgb: np.ndarray  # (U, M, 3)
+    colour_names: np.ndarray  # (U, M) int64 position in COLOUR_NAMES
+    pattern: np.ndarray  # (U, P)
+    contributor_rows: np.ndarray  # (U, n) int64 item rows, -1 padding
+    contributor_weights: np.ndarray  # (U, n) weight of each in the mixture, 0 padding
+    contributors_rated: bool
+
+    def __len__(self) -> int:
+        return len(self.category)
+
+    def colour_by_name(self) -> np.ndarray:
+        """(U, K) mixture weight per palette name (K = len(COLOUR_NAMES))."""
+        out = np.zeros((len(self), len(COLOUR_NAMES)))
+        rows = np.broadcast_to(np.arange(len(self))[:, None], self.colour_names.shape)
+        np.add.at(out, (rows, self.colour_names), self.colour_weights)
+        return out
+
+    def profile(self, user: int) -> TasteProfile:
+        """The readable one-user view of row ``user``."""
+        keep = self.colour_weights[user] > 0
+        weights = self.colour_weights[user][keep]
+        contributors = tuple(
+            (self.items.id_of(int(row)), float(w))
+            for row, w in zip(
+                self.contributor_rows[user], self.contributor_weights[user], strict=True
+            )
+            if row >= 0
+        )
+        return TasteProfile(
+            layout=self.layout,
+            category=self.category[user].copy(),
+            colour_weights=weights / weights.sum(),
+            colour_rgb=self.colour_rgb[user][keep].copy(),
+            colour_names=tuple(COLOUR_NAMES[k] for k in self.colour_names[user][keep]),
+            pattern=self.pattern[user].copy(),
+            contributing_items=contributors,
+            contributors_rated=self.contributors_rated,
+        )
+
+
+def taste_profiles(
+    user_factors: np.ndarray,
+    item_factors: np.ndarray,
+    attributes: ItemAttributes,
+    *,
+    temperature: float = DEFAULT_TEMPERATURE,
+    top_k: int | None = None,
+    baseline: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    rated: sp.csr_matrix | None = None,
+    n_contributors: int = DEFAULT_CONTRIBUTORS,
+    colour_components: ColourComponents = "palette",
+    max_colour_components: int = 16,
+) -> TasteProfiles:
+    """Taste profiles of many users at once.
+
+    Parameters
+    ----------
+    user_factors
+        (U, F) one factor per user (fitted, folded in or the cold prior).
+    item_factors
+        (I, F) the same model's item factors, rows aligned with ``attributes``.
+    attributes
+        The catalog's attributes in the model's item order.
+    temperature
+        Softmax temperature in standard deviations of each user's scores (> 0).
+    top_k
+        Keep only each user's ``top_k`` highest-scored items (None: all).
+    baseline
+        (F,) a reference factor, typically the mean training user factor: scores
+        become the user's lift over it, so items every user scores highly (the
+        popular ones) stop filling every profile. Leave None for a cold user,
+        whose factor already is the population's.
+    exclude
+        (I,) bool mask or item rows that never get weight (e.g. out of stock).
+    rated
+        (U, I) the users' own interactions; when given, contributors are the
+        user's rated items with the highest scores.
+    n_contributors
+        Items named per user as the profile's reason.
+    colour_components
+        ``"palette"``: one component per palette name, centred on the weighted
+        mean colour of that name's items (readable, M = 13); ``"items"``: the
+        ``max_colour_components`` heaviest items' own colours (exact for a
+        catalog of continuous colours).
+
+    Returns
+    -------
+    TasteProfiles
+        Row u is user u.
+    """
+    user_factors = np.atleast_2d(np.asarray(user_factors, dtype=np.float64))  # (U, F)
+    item_factors = np.asarray(item_factors, dtype=np.float64)  # (I, F)
+    n_items = len(attributes)
+    if item_factors.ndim != 2 or item_factors.shape[0] != n_items:
+        raise ValueError(f"item_factors must be ({n_items}, F), got {item_factors.shape}")
+    if user_factors.ndim != 2 or user_factors.shape[1] != item_factors.shape[1]:
+        raise ValueError(
+            f"user_factors must be (U, {item_factors.shape[1]}), got {user_factors.shape}"
+        )
+    if baseline is not None:
+        baseline = np.asarray(baseline, dtype=np.float64)
+        if baseline.shape != (item_factors.shape[1],):
+            raise ValueError(f"baseline must be ({item_factors.shape[1]},), got {baseline.shape}")
+        user_factors = user_factors - baseline
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+    if colour_components not in COLOUR_COMPONENT_KINDS:
+        raise ValueError(f"colour_components must be one of {COLOUR_COMPONENT_KINDS}")
+    if n_contributors < 0 or max_colour_components < 1:
+        raise ValueError("n_contributors must be >= 0 and max_colour_components >= 1")
+    eligible = _eligible(exclude, n_items)  # (I,) bool
+    if not eligible.any():
+        raise ValueError("exclude leaves no item to draw from")
+    if rated is not None:
+        rated = sp.csr_matrix(rated)
+        if rated.shape != (len(user_factors), n_items):
+            raise ValueError(f"rated must be (users, items), got {rated.shape}")
+
+    parts = []
+    for start in range(0, len(user_factors), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        scores = user_factors[block] @ item_factors.T  # (B, I)
+        weights = _weights(scores, eligible, temperature, top_k)  # (B, I), rows sum to 1
+        mine = None if rated is None else rated[block].toarray() != 0
+        parts.append(
+            (
+                _distribution(weights, attributes.category, attributes.layout.n_categories),
+                *_colour_mixture(weights, attributes, colour_components, max_colour_components),
+                _distribution(weights, attributes.pattern, attributes.layout.n_patterns),
+                *_contributors(scores, weights, mine, n_contributors),
+            )
+        )
+    category, colour_weights, colour_rgb, colour_names, pattern, rows, row_weights = (
+        np.concatenate(p) for p in zip(*parts, strict=True)
+    )
+    return TasteProfiles(
+        layout=attributes.layout,
+        items=attributes.items,
+        category=category,
+        colour_weights=colour_weights,
+        colour_rgb=colour_rgb,
+        colour_names=colour_names,
+        pattern=pattern,
+        contributor_rows=rows,
+        contributor_weights=row_weights,
+        contributors_rated=rated is not None,
+    )
+
+
+def taste_profile(
+    user_factor: np.ndarray,
+    item_factors: np.ndarray,
+    attributes: ItemAttributes,
+    *,
+    rated: sp.csr_matrix | np.ndarray | None = None,
+    **options: Any,
+) -> TasteProfile:
+    """One user's profile from their (F,) factor; ``rated`` is their (1, I) row or item rows.
+
+    Other keyword arguments are those of :func:`taste_profiles`.
+    """
+    factor = np.asarray(user_factor)
+    if factor.ndim != 1:
+        raise ValueError(f"user_factor must be (F,), got {factor.shape}")
+    if rated is not None and not sp.issparse(rated):
+        rows = np.asarray(rated, dtype=np.int64)
+        rated = sp.csr_matrix(
+            (np.ones(len(rows)), (np.zeros(len(rows), dtype=np.int64), rows)),
+            shape=(1, len(attributes)),
+        )
+    return taste_profiles(factor[None], item_factors, attributes, rated=rated, **options).profile(0)
+
+
+def _eligible(exclude: np.ndarray | None, n_items: int) -> np.ndarray:
+    eligible = np.ones(n_items, dtype=bool)
+    if exclude is None:
+        return eligible
+    exclude = np.asarray(exclude)
+    if exclude.dtype == bool:
+        if exclude.shape != (n_items,):
+            raise ValueError(f"an exclude mask must have shape ({n_items},)")
+        return ~exclude
+    eligible[exclude.astype(np.int64)] = False
+    return eligible
+
+
+def _weights(
+    scores: np.ndarray, eligible: np.ndarray, temperature: float, top_k: int | None
+) -> np.ndarray:
+    """(B, I) softmax weights of standardised scores; ineligible items get 0."""
+    n = int(eligible.sum())
+    mean = scores[:, eligible].mean(axis=1, keepdims=True)  # (B, 1)
+    std = scores[:, eligible].std(axis=1, keepdims=True)  # (B, 1)
+    # A constant score (zero factor) carries no taste: z = 0, i.e. uniform weights.
+    z = (scores - mean) / np.where(std > 0, std, 1.0)
+    logits = np.where(eligible, z / temperature, -np.inf)  # (B, I)
+    if top_k is not None and top_k < n:
+        # The k-th largest eligible logit per row; ties at the cut all stay in.
+        kth = -np.partition(-logits, top_k - 1, axis=1)[:, top_k - 1 : top_k]  # (B, 1)
+        logits = np.where(logits >= kth, logits, -np.inf)
+    logits -= logits.max(axis=1, keepdims=True)  # stable: the max becomes exp(0) = 1
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _distribution(weights: np.ndarray, codes: np.ndarray, width: int) -> np.ndarray:
+    """(B, width) weight per attribute value over items that have one; uniform if none do."""
+    known = codes >= 0
+    onehot = np.zeros((len(codes), width))  # (I, width)
+    onehot[np.flatnonzero(known), codes[known]] = 1.0
+    mass = weights @ onehot  # (B, width)
+    total = mass.sum(axis=1, keepdims=True)
+    return np.where(total > 0, mass / np.where(total > 0, total, 1.0), 1.0 / width)
+
+
+def _colour_mixture(
+    weights: np.ndarray, attributes: ItemAttributes, kind: str, max_components: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(B, M) weights, (B, M, 3) centres and (B, M) palette codes of each user's colours."""
+    known = attributes.colour_name >= 0  # (I,)
+    rgb = np.nan_to_num(attributes.colour)  # (I, 3)
+    n_users, k = len(weights), len(COLOUR_NAMES)
+    if not known.any():  # no colour anywhere: the plain palette, evenly
+        shape = (n_users, k)
+        return (
+            np.full(shape, 1.0 / k),
+            np.broadcast_to(_PALETTE_RGB, (*shape, 3)).copy(),
+            np.broadcast_to(np.arange(k), shape).copy(),
+        )
+    w = weights * known  # (B, I) weight of items with a colour
+    total = w.sum(axis=1, keepdims=True)  # (B, 1)
+    # No weight on any coloured item: fall back to the catalog's colour mix.
+    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), known / known.sum())
+    if kind == "items":
+        m = min(max_components, int(known.sum()))
+        top = np.argpartition(-w, m - 1, axis=1)[:, :m]  # (B, m) heaviest items
+        top_w = np.take_along_axis(w, top, axis=1)
+        return top_w / top_w.sum(axis=1, keepdims=True), rgb[top], attributes.colour_name[top]
+    names = np.where(known, attributes.colour_name, 0)
+    onehot = np.zeros((len(names), k))  # (I, K)
+    onehot[np.flatnonzero(known), names[known]] = 1.0
+    mass = w @ onehot  # (B, K)
+    sums = (w @ (onehot[:, :, None] * rgb[:, None, :]).reshape(len(names), k * 3)).reshape(
+        n_users, k, 3
+    )  # (B, K, 3) weighted colour sums per name
+    centres = np.where(
+        mass[:, :, None] > 0, sums / np.where(mass > 0, mass, 1.0)[:, :, None], _PALETTE_RGB
+    )
+    return mass, np.clip(centres, 0.0, 1.0), np.broadcast_to(np.arange(k), mass.shape).copy()
+
+
+def _contributors(
+    scores: np.ndarray, weights: np.ndarray, mine: np.ndarray | None, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(B, n) item rows (-1 padding) and their mixture weights, best first."""
+    n_users, n_items = scores.shape
+    n = min(n, n_items)
+    if n == 0:
+        return np.zeros((n_users, 0), dtype=np.int64), np.zeros((n_users, 0))
+    # Rated items rank by score (the same order as weight, but defined outside top_k).
+    key = weights if mine is None else np.where(mine, scores, -np.inf)
+    top = np.argpartition(-key, n - 1, axis=1)[:, :n]  # (B, n) unordered
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(key, top, axis=1), axis=1), 1)
+    valid = np.isfinite(np.take_along_axis(key, top, axis=1))
+    if mine is None:
+        valid &= np.take_along_axis(weights, top, axis=1) > 0
+    rows = np.where(valid, top, -1)
+    return rows, np.where(valid, np.take_along_axis(weights, top, axis=1), 0.0)
+
+
+# -- sampling -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConditionSample:
+    """One image's condition and the seed that remakes it alone.
+
+    ``sample_condition(profile, seed, diversity, jitter)`` returns this sample
+    again; the generator may use the same seed for the image's noise.
+    """
+
+    condition: ConditionVector
+    seed: int
+    colour_name: str  # the palette name of the mixture component drawn
+
+
+def sample_seeds(seed: int, n: int) -> np.ndarray:
+    """(n,) per-image seeds in [0, 2**63), hashed from (seed, k).
+
+    Hashing, not ``seed + k``: two users with neighbouring seeds would otherwise
+    share images' seeds.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    states = [np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0] for k in range(n)]
+    return (np.asarray(states, dtype=np.uint64) >> np.uint64(1)).astype(np.int64)
+
+
+def sample_conditions(
+    profile: TasteProfile,
+    n: int,
+    seed: int,
+    diversity: float = 1.0,
+    jitter: float = DEFAULT_JITTER,
+) -> list[ConditionSample]:
+    """Draw ``n`` condition vectors from a profile; identical for identical arguments.
+
+    Parameters
+    ----------
+    diversity
+        0: every image is the mode (top category, heaviest colour component's
+        centre with no jitter, top pattern); 1: the profile as it is; > 1:
+        flatter than the profile (each distribution raised to ``1 / diversity``)
+        with more colour jitter.
+    jitter
+        Std of the RGB jitter around a component centre at diversity 1 (scaled
+        by diversity, clipped to [0, 1]).
+
+    Returns
+    -------
+    list[ConditionSample]
+        One-hot category and pattern parts (what the generator trained on), the
+        RGB, and each sample's own seed from :func:`sample_seeds`.
+    """
+    return [sample_condition(profile, int(s), diversity, jitter) for s in sample_seeds(seed, n)]
+
+
+def sample_condition(
+    profile: TasteProfile, seed: int, diversity: float = 1.0, jitter: float = DEFAULT_JITTER
+) -> ConditionSample:
+    """One condition from its own seed (see :func:`sample_conditions`)."""
+    if not diversity >= 0:
+        raise ValueError(f"diversity must be >= 0, got {diversity}")
+    if not jitter >= 0:
+        raise ValueError(f"jitter must be >= 0, got {jitter}")
+    rng = np.random.default_rng(seed)
+    # Always the same draws in the same order, so one seed at two diversities gives
+    # related images (a diversity slider moves them smoothly, not at random).
+    uniforms = rng.random(3)  # category, colour component, pattern
+    noise = rng.standard_normal(3)  # RGB jitter
+    layout = profile.layout
+    category = _pick(_sharpen(profile.category, diversity), uniforms[0])
+    component = _pick(_sharpen(profile.colour_weights, diversity), uniforms[1])
+    pattern = _pick(_sharpen(profile.pattern, diversity), uniforms[2])
+    rgb = np.clip(profile.colour_rgb[component] + jitter * diversity * noise, 0.0, 1.0)
+    category_part = np.zeros(layout.n_categories, dtype=np.float32)
+    category_part[category] = 1.0
+    pattern_part = np.zeros(layout.n_patterns, dtype=np.float32)
+    pattern_part[pattern] = 1.0
+    vector = ConditionVector(layout, category_part, rgb, pattern_part)
+    return ConditionSample(vector, int(seed), profile.colour_names[component])
+
+
+def _sharpen(p: np.ndarray, diversity: float) -> np.ndarray:
+    """``p ** (1 / diversity)`` renormalised, in log space; diversity 0 -> one-hot mode."""
+    if diversity == 0:
+        mode = np.zeros(len(p))
+        mode[int(np.argmax(p))] = 1.0
+        return mode
+    with np.errstate(divide="ignore"):
+        logits = np.log(p) / diversity
+    logits -= logits.max()
+    sharp = np.exp(logits)
+    return sharp / sharp.sum()
+
+
+def _pick(p: np.ndarray, u: float) -> int:
+    """Inverse-CDF draw; zero-probability entries are never picked."""
+    cdf = np.cumsum(p)
+    return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(p) - 1)

@@ -1,0 +1,89 @@
+"""Evaluate fitted recommenders on held-out data: the numbers of ``pigen recsys evaluate``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from pigen.recsys.als import ALSRecommender
+from pigen.recsys.base import Recommender, check_user_items
+from pigen.recsys.config import ALSConfig
+from pigen.recsys.metrics import RankingMetrics, ranking_metrics
+from pigen.recsys.popularity import PopularityRecommender
+from pigen.recsys.splits import SplitKind, make_split
+
+Results = dict[str, dict[str, float]]  # model name -> {"ndcg@10": ..., ...}
+
+
+def evaluate(
+    model: Recommender, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10
+) -> RankingMetrics:
+    """Metrics at ``k`` of ``model`` (fitted on ``train``) against ``test``.
+
+    Every user with a test item gets a top-``k`` list in one batch call, with
+    the items they have in ``train`` filtered out.
+    """
+    n_users, n_items = len(model.users), len(model.items)
+    train = check_user_items(train, n_users, n_items)
+    test = check_user_items(test, n_users, n_items)
+    rows = np.flatnonzero(np.diff(test.indptr) > 0)
+    recommended, _ = model.recommend(rows, train[rows], n=k, filter_already_liked=True)
+    return ranking_metrics(recommended, test[rows], n_items)
+
+
+def evaluate_models(
+    train: sp.csr_matrix, test: sp.csr_matrix, models: Mapping[str, Recommender], k: int = 10
+) -> Results:
+    """``{name: {"ndcg@10": ..., "precision@10": ..., ...}}`` for fitted models."""
+    return {name: evaluate(model, train, test, k).as_dict() for name, model in models.items()}
+
+
+def evaluate_interactions(
+    interactions: pd.DataFrame,
+    split: SplitKind = "time",
+    k: int = 10,
+    als_config: ALSConfig | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> Results:
+    """Split ``interactions``, fit ALS and popularity on train, evaluate both on test.
+
+    ``interactions`` has columns user_id, item_id, value (and timestamp for the
+    ``"time"`` split); see :func:`pigen.recsys.splits.make_split`. Returns
+    ``{"als": {...}, "popularity": {...}}``.
+    """
+    parts = make_split(interactions, split, test_fraction=test_fraction, seed=seed)
+    models: dict[str, Recommender] = {
+        "als": ALSRecommender(als_config),
+        "popularity": PopularityRecommender(),
+    }
+    for model in models.values():
+        model.fit(parts.train, parts.users, parts.items)
+    return evaluate_models(parts.train, parts.test, models, k)
+
+
+def format_metrics_table(results: Mapping[str, Mapping[str, float]]) -> str:
+    """A plain-text table: one row per model, one column per metric, 4 decimals."""
+    columns: list[str] = []
+    for metrics in results.values():
+        columns += [name for name in metrics if name not in columns]
+    header = ["model", *columns]
+    rows = [
+        [name, *(_cell(metrics.get(column)) for column in columns)]
+        for name, metrics in results.items()
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                  for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

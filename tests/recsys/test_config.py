@@ -1,0 +1,55 @@
+"""ALSConfig: typed, validated, round-trips through plain dicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from pigen.recsys.config import ALSConfig, gpu_available
+
+
+def test_round_trips_through_a_dict() -> None:
+    config = ALSConfig(factors=32, regularization=20, weighting="bm25", bm25_k1=1.2)
+    assert ALSConfig.from_dict(config.to_dict()) == config
+    assert isinstance(config.regularization, float)  # ints are accepted for floats
+
+
+def test_rejects_unknown_keys_naming_them() -> None:
+    with pytest.raises(ValueError, match="learning_rate"):
+        ALSConfig.from_dict({"factors": 8, "learning_rate": 0.1})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"factors": "64"}, {"factors": True}, {"factors": 6.5}, {"alpha": "1"},
+     {"use_gpu": 1}, {"weighting": 3}],
+)
+def test_rejects_wrong_types(changes: dict[str, object]) -> None:
+    with pytest.raises(TypeError):
+        ALSConfig.from_dict(changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"factors": 0}, {"regularization": -1.0}, {"alpha": 0.0}, {"iterations": 0},
+     {"weighting": "log"}, {"bm25_b": 1.5}, {"num_threads": -1}, {"random_seed": -3},
+     {"regularization": float("nan")}],
+)
+def test_rejects_bad_values(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        ALSConfig.from_dict(changes)
+
+
+def test_bm25_settings_need_bm25_weighting() -> None:
+    with pytest.raises(ValueError, match="only apply with weighting='bm25'"):
+        ALSConfig(weighting="raw", bm25_k1=1.2)
+
+
+@pytest.mark.skipif(gpu_available(), reason="checks the CPU-only refusal")
+def test_use_gpu_needs_cuda() -> None:
+    with pytest.raises(ValueError, match="HAS_CUDA"):
+        ALSConfig(use_gpu=True)
+
+
+def test_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        ALSConfig().factors = 3  # type: ignore[misc]

@@ -1,0 +1,75 @@
+"""The tuner: deterministic sampling, validation carved from train only."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pigen.recsys.config import ALSConfig
+from pigen.recsys.splits import make_split
+from pigen.recsys.tuning import SearchSpace, tune_als, validation_split
+
+SMALL = SearchSpace(factors=(4, 8), regularization=(0.1, 1.0), alpha=(1.0,), weighting=("raw",))
+
+
+def test_grid_is_every_combination_without_duplicates() -> None:
+    space = SearchSpace(factors=(4, 8), regularization=(1.0,), alpha=(1.0, 2.0),
+                        weighting=("raw", "bm25"), bm25_k1=(1.2, 100.0))
+    grid = space.grid(ALSConfig())
+    # raw ignores the two K1 values: 2 * 2 * (1 raw + 2 bm25) = 12.
+    assert len(grid) == len(set(grid)) == 12
+    assert all(c.bm25_k1 == 100.0 for c in grid if c.weighting == "raw")
+
+
+def test_random_sampling_is_deterministic_per_seed() -> None:
+    space = SearchSpace()
+    base = ALSConfig()
+    assert space.sample(base, 10, seed=7) == space.sample(base, 10, seed=7)
+    assert space.sample(base, 10, seed=7) != space.sample(base, 10, seed=8)
+    assert len(set(space.sample(base, 10, seed=7))) == 10
+
+
+def test_space_from_dict_rejects_unknown_keys() -> None:
+    assert SearchSpace.from_dict({"factors": [8, 16]}).factors == (8, 16)
+    with pytest.raises(ValueError, match="learning_rate"):
+        SearchSpace.from_dict({"learning_rate": [0.1]})
+
+
+def test_space_rejects_invalid_values() -> None:
+    with pytest.raises(ValueError):
+        SearchSpace(regularization=(-1.0,))
+    with pytest.raises(ValueError):
+        SearchSpace(factors=())
+
+
+def test_validation_is_carved_from_train_only(interactions: pd.DataFrame) -> None:
+    split = make_split(interactions, "time")
+    inner = validation_split(split, "time")
+    assert inner.users == split.users and inner.items == split.items
+    assert inner.train.nnz + inner.test.nnz == split.train.nnz
+    assert inner.train_interactions.index.union(inner.test_interactions.index).equals(
+        split.train_interactions.index.sort_values())
+
+
+def test_tune_ranks_trials_and_never_reads_test(interactions: pd.DataFrame) -> None:
+    split = make_split(interactions, "random")
+    # Poison the test part: a tuner that touched it would change or fail.
+    poisoned = type(split)(split.users, split.items, split.train, split.test * 0,
+                           split.train_interactions, split.test_interactions.iloc[:0])
+    result = tune_als(split, "random", SMALL, progress=False)
+    again = tune_als(poisoned, "random", SMALL, progress=False)
+    assert result.metric == "ndcg@10" and len(result.trials) == 4
+    scores = [t.metrics["ndcg@10"] for t in result.trials]
+    assert scores == sorted(scores, reverse=True)
+    assert result.best == result.trials[0].config
+    assert [t.config for t in again.trials] == [t.config for t in result.trials]
+    assert [t.metrics for t in again.trials] == [t.metrics for t in result.trials]
+    table = result.table(top=2).splitlines()
+    assert len(table) == 4 and "ndcg@10" in table[0]
+    assert table[2].split()[:2] == ["1.", f"f={result.best.factors}"]
+
+
+def test_random_mode_tries_the_requested_number(interactions: pd.DataFrame) -> None:
+    split = make_split(interactions, "random")
+    result = tune_als(split, "random", SMALL, mode="random", trials=3, seed=1, progress=False)
+    assert len(result.trials) == 3
