@@ -146,7 +146,10 @@ def _fetch_interactions(connection: Connection, kinds: Sequence[str] | None
         query = query.where(Interaction.kind.in_(list(kinds)))
     if connection.dialect.name == "postgresql":
         return _copy_out_postgres(connection, query)
-    rows = connection.execute(query).all()
+    # Plain DBAPI tuples: numpy converts them in C, where SQLAlchemy Row objects
+    # cost a Python-level attribute probe per row.
+    sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+    rows = connection.exec_driver_sql(sql).cursor.fetchall()  # type: ignore[union-attr]
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32), empty
