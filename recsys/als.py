@@ -140,6 +140,12 @@ class ALSRecommender(Recommender):
         factors[np.diff(confidences.indptr) == 0] = self.cold_prior()
         return factors
 
+    @property
+    def item_counts(self) -> np.ndarray:
+        """(items,) training interactions per item (what the cold prior is weighted by)."""
+        assert self._item_counts is not None, "fit or load the model first"
+        return self._item_counts
+
     def cold_prior(self) -> np.ndarray:
         """Factor for a user with no interactions: the popularity-weighted mean item factor.
 
@@ -280,9 +286,12 @@ def _implicit_arguments(config: ALSConfig) -> dict[str, Any]:
 
 def _implicit_model(config: ALSConfig) -> implicit.cpu.als.AlternatingLeastSquares:
     """An unfitted CPU model for ``config`` (also the shell a loaded file fills)."""
-    return implicit.cpu.als.AlternatingLeastSquares(
-        **_implicit_arguments(config), num_threads=config.num_threads
-    )
+    # implicit checks the BLAS thread count when a model is built and warns
+    # unless it is already limited.
+    with single_threaded_blas():
+        return implicit.cpu.als.AlternatingLeastSquares(
+            **_implicit_arguments(config), num_threads=config.num_threads
+        )
 
 
 def _fit_implicit(

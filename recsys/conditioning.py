@@ -417,6 +417,37 @@ def taste_profile(
     return taste_profiles(factor[None], item_factors, attributes, rated=rated, **options).profile(0)
 
 
+def population_profile(
+    item_weights: np.ndarray,
+    attributes: ItemAttributes,
+    *,
+    n_contributors: int = DEFAULT_CONTRIBUTORS,
+    colour_components: ColourComponents = "palette",
+    max_colour_components: int = 16,
+) -> TasteProfile:
+    """The attribute mix of the whole population, e.g. weights = interactions per item.
+
+    What a user with no usable ratings gets: the cold-start factor ranks items
+    by a popularity seen through the model, and a softmax of those scores
+    collapses onto the few most popular items; the mix itself stays as broad as
+    what people actually consume.
+    """
+    weights = np.asarray(item_weights, dtype=np.float64)
+    if weights.shape != (len(attributes),) or (weights < 0).any() or not weights.sum() > 0:
+        raise ValueError(f"item_weights must be ({len(attributes)},), >= 0, with a positive sum")
+    weights = (weights / weights.sum())[None]  # (1, I)
+    rows, row_weights = _contributors(weights, weights, None, n_contributors)
+    colour_weights, colour_rgb, colour_names = _colour_mixture(
+        weights, attributes, colour_components, max_colour_components)
+    return TasteProfiles(
+        layout=attributes.layout, items=attributes.items,
+        category=_distribution(weights, attributes.category, attributes.layout.n_categories),
+        colour_weights=colour_weights, colour_rgb=colour_rgb, colour_names=colour_names,
+        pattern=_distribution(weights, attributes.pattern, attributes.layout.n_patterns),
+        contributor_rows=rows, contributor_weights=row_weights, contributors_rated=False,
+    ).profile(0)
+
+
 def _eligible(exclude: np.ndarray | None, n_items: int) -> np.ndarray:
     eligible = np.ones(n_items, dtype=bool)
     if exclude is None:

@@ -193,3 +193,53 @@ def recommend(
         if item.because:
             line += "  because " + ", ".join(f"{i} ({w:+.3f})" for i, w in item.because)
         typer.echo(line)
+
+
+@recsys_app.command("taste")
+def taste(
+    user: Annotated[str, typer.Argument(help="External user id.")],
+    n: Annotated[int, typer.Option(help="Condition vectors to sample.")] = 6,
+    seed: Annotated[int, typer.Option(help="Sampling seed (same seed, same vectors).")] = 0,
+    diversity: Annotated[float, typer.Option(help="0: always the favourite; 1: as the "
+                                             "taste is; >1: more adventurous.")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """A user's taste over categories, colours and patterns, and conditions sampled from it."""
+    from pigen.service.taste import taste_for_user
+
+    if n < 0 or diversity < 0:
+        raise _cli().fail("--n and --diversity must be >= 0", 2)
+    engine = _cli().open_database()
+    try:
+        result = taste_for_user(engine, user, n=n, seed=seed, diversity=diversity)
+    except LookupError as error:
+        raise _cli().fail(str(error)) from None
+    profile = result.profile
+    if as_json:
+        typer.echo(json.dumps({
+            "user_id": user, "source": result.source, "model_version": result.model_version,
+            "profile": profile.to_dict(),
+            "samples": [{"seed": s.seed, "colour_name": s.colour_name,
+                         "condition": s.condition.to_dict()} for s in result.samples],
+        }, indent=2))
+        return
+
+    def top(names, probabilities, k=3) -> str:  # type: ignore[no-untyped-def]
+        ranked = sorted(zip(names, probabilities, strict=True), key=lambda p: -p[1])[:k]
+        return ", ".join(f"{name} {p:.0%}" for name, p in ranked)
+
+    layout = profile.layout
+    colours = profile.colour_by_name()
+    typer.echo(f"user {user}: factor from {result.source}, model version {result.model_version}")
+    typer.echo(f"  categories  {top(layout.categories, profile.category)}")
+    typer.echo(f"  colours     {top(list(colours), list(colours.values()))}")
+    typer.echo(f"  patterns    {top(layout.patterns, profile.pattern)}")
+    if profile.contributing_items:
+        label = "made from   your ratings of" if profile.contributors_rated else "made from  "
+        typer.echo(f"  {label} " + ", ".join(i for i, _ in profile.contributing_items))
+    for sample in result.samples:
+        vector = sample.condition
+        rgb = "#" + "".join(f"{round(float(v) * 255):02x}" for v in vector.colour)
+        typer.echo(f"  seed {sample.seed:>20}  {vector.category_name:<12} {rgb} "
+                   f"({sample.colour_name:<6}) {vector.pattern_name}")
+

@@ -101,6 +101,11 @@ def test_recsys_commands_on_the_demo_store(tmp_path: Path) -> None:
     answer = runner.invoke(app, ["recsys", "recommend", "shopper-00001", "--n", "3", "--explain"])
     assert answer.exit_code == 0 and "factor from model" in answer.output
     assert answer.output.count("because") == 3
+    taste = runner.invoke(app, ["recsys", "taste", "shopper-00002", "--n", "4", "--json"])
+    assert taste.exit_code == 0, taste.output
+    profile = json.loads(taste.stdout)
+    assert profile["source"] == "model" and len(profile["samples"]) == 4
+    assert abs(sum(profile["profile"]["category"].values()) - 1) < 1e-6
 
 
 def test_recsys_rejects_bad_options() -> None:

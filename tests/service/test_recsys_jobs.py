@@ -11,6 +11,7 @@ from pigen.data.ingest import ingest_catalog_frame, ingest_ratings_frame
 from pigen.data.model_registry import active_model_version, list_model_versions
 from pigen.recsys.config import ALSConfig
 from pigen.service.recsys_jobs import recommend_for_user, train_and_register
+from pigen.service.taste import taste_for_user
 
 # Two tribes need two factors; more would let each user overfit their own items.
 CONFIG = ALSConfig(factors=2, regularization=1.0, iterations=15, alpha=5.0)
@@ -19,8 +20,12 @@ CONFIG = ALSConfig(factors=2, regularization=1.0, iterations=15, alpha=5.0)
 def two_tribes(engine: Engine, start: int = 1_700_000_000) -> None:
     """20 users who rate only items 0-9 ('a' tribe) and 20 who rate only 10-19 ('b')."""
     rng = np.random.default_rng(0)
-    ingest_catalog_frame(engine, pd.DataFrame({"item_id": [f"i{k}" for k in range(20)],
-                                               "category": ["Dress"] * 10 + ["Bag"] * 10}))
+    ingest_catalog_frame(engine, pd.DataFrame({
+        "item_id": [f"i{k}" for k in range(20)],
+        "category": ["Dress"] * 10 + ["Bag"] * 10,
+        "colour": ["#dd2020"] * 10 + ["#2040dd"] * 10,
+        "pattern": ["striped"] * 10 + ["dotted"] * 10,
+    }))
     rows = []
     for tribe, offset in (("a", 0), ("b", 10)):
         for u in range(20):
@@ -70,3 +75,28 @@ def test_no_model_no_ratings(engine: Engine, tmp_path) -> None:  # type: ignore[
         recommend_for_user(engine, "anyone")
     with pytest.raises(ValueError, match="no ratings"):
         train_and_register(engine, tmp_path, CONFIG)
+
+
+def test_taste_follows_the_tribe_and_cold_users_get_the_population(engine: Engine,
+                                                                   tmp_path) -> None:  # type: ignore[no-untyped-def]
+    two_tribes(engine)
+    train_and_register(engine, tmp_path / "models", CONFIG)
+    taste = taste_for_user(engine, "b3", n=5, seed=7)
+    assert taste.source == "model"
+    assert taste.profile.top_category == "Bag" and taste.profile.top_pattern == "dotted"
+    assert taste.profile.top_colour == "blue"
+    assert taste.profile.contributors_rated  # explained by b3's own ratings
+    bag = taste.profile.layout.categories.index("Bag")
+    assert taste.profile.category[bag] > 0.8
+    modes = taste_for_user(engine, "b3", n=3, seed=7, diversity=0.0).samples
+    assert {(s.condition.category_name, s.condition.pattern_name) for s in modes} == {
+        ("Bag", "dotted")}
+    again = taste_for_user(engine, "b3", n=5, seed=7)
+    assert [s.condition for s in again.samples] == [s.condition for s in taste.samples]
+
+    cold = taste_for_user(engine, "stranger", n=2)
+    assert cold.source == "prior"
+    # Both tribes rated 120 times each: the population mix is half and half.
+    dress = cold.profile.layout.categories.index("Dress")
+    assert abs(cold.profile.category[dress] - 0.5) < 1e-6
+    assert abs(cold.profile.category[bag] - 0.5) < 1e-6

@@ -1,0 +1,34 @@
+"""The catalog as stored, for models that need item attributes (the condition bridge)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from pigen.data.conditions import ConditionLayout
+from pigen.data.schema import Item
+
+ITEM_COLUMNS = ("item_id", "category", "colour", "colour_name", "pattern", "image_path")
+
+
+def read_items_frame(engine: Engine) -> pd.DataFrame:
+    """One row per stored item (ITEM_COLUMNS), in primary-key order; missing values are None."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(
+            Item.external_id, Item.category, Item.colour, Item.colour_name, Item.pattern,
+            Item.image_path).order_by(Item.id)).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(ITEM_COLUMNS))
+
+
+def catalog_layout(items: pd.DataFrame) -> ConditionLayout:
+    """The built-in layout when the catalog fits it, else one from the catalog's own names.
+
+    Keeping the built-in order whenever possible means a generator trained on the
+    built-in catalog can be conditioned on this store's tastes.
+    """
+    builtin = ConditionLayout.builtin()
+    categories = set(items["category"].dropna())
+    patterns = set(items["pattern"].dropna())
+    if categories <= set(builtin.categories) and patterns <= set(builtin.patterns):
+        return builtin
+    return ConditionLayout(tuple(sorted(categories)), tuple(sorted(patterns)))

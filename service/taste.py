@@ -1,0 +1,58 @@
+"""A user's taste over conditions and the condition vectors sampled from it.
+
+Composes the store (history, catalog), the active ALS model and the bridge in
+``pigen.recsys.conditioning``; this is what the API and campaigns will call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from pigen.data.history import read_user_history
+from pigen.data.items import catalog_layout, read_items_frame
+from pigen.data.model_registry import ModelVersionInfo
+from pigen.recsys.als import ALSRecommender
+from pigen.recsys.conditioning import (
+    ConditionSample,
+    ItemAttributes,
+    TasteProfile,
+    population_profile,
+    sample_conditions,
+    taste_profile,
+)
+from pigen.recsys.user_factors import FactorSource, resolve_user_factor
+from pigen.service.recsys_jobs import load_active_als
+
+
+@dataclass(frozen=True)
+class UserTaste:
+    user_id: str
+    source: FactorSource
+    model_version: int
+    profile: TasteProfile
+    samples: tuple[ConditionSample, ...]
+
+
+def taste_for_user(engine: Engine, user_id: str, n: int = 8, seed: int = 0,
+                   diversity: float = 1.0,
+                   model: tuple[ModelVersionInfo, ALSRecommender] | None = None) -> UserTaste:
+    """Profile ``user_id``'s taste and sample ``n`` conditions (reproducible under ``seed``)."""
+    version, als = model or load_active_als(engine)
+    history = read_user_history(engine, user_id)
+    user = resolve_user_factor(als, user_id, history.item_ids, history.values,
+                               has_newer=history.newer_than(
+                                   int(version.metrics.get("trained_until", 0))))
+    items = read_items_frame(engine)
+    attributes = ItemAttributes.from_frame(items, als.items, catalog_layout(items))
+    if user.source == "prior":
+        # Nothing known about this user: the population's mix, not a caricature of it.
+        profile = population_profile(als.item_counts.astype(float), attributes)
+    else:
+        # Scores relative to the average user say what *this* user likes more
+        # than everyone does.
+        profile = taste_profile(user.factor, als.item_factors, attributes, rated=user.history,
+                                baseline=als.user_factors.mean(axis=0))
+    samples = sample_conditions(profile, n, seed, diversity=diversity)
+    return UserTaste(user_id, user.source, version.id, profile, tuple(samples))
