@@ -158,11 +158,8 @@ def tune(
                           metric=metric, k=k, seed=seed)
     except ValueError as error:
         raise _cli().fail(str(error), 2) from None
-    typer.echo(f"top trials by validation {result.metric}:")
-    for trial in result.trials[:5]:
-        changed = {key: value for key, value in trial.config.to_dict().items()
-                   if key in ("factors", "regularization", "alpha", "iterations", "weighting")}
-        typer.echo(f"  {trial.metrics[result.metric]:.4f}  {changed}  ({trial.seconds:.1f}s)")
+    typer.echo(f"top trials by validation {result.metric} (test never read):")
+    typer.echo(result.table(top=5))
     best = {"metric": result.metric, "score": result.trials[0].metrics[result.metric],
             "config": result.best.to_dict()}
     if output is not None:

@@ -101,6 +101,11 @@ def test_recsys_commands_on_the_demo_store(tmp_path: Path) -> None:
     answer = runner.invoke(app, ["recsys", "recommend", "shopper-00001", "--n", "3", "--explain"])
     assert answer.exit_code == 0 and "factor from model" in answer.output
     assert answer.output.count("because") == 3
+    tuned = runner.invoke(app, ["recsys", "tune", "--mode", "random", "--trials", "2",
+                                "--output", "best.json"])
+    assert tuned.exit_code == 0, tuned.output
+    retrained = runner.invoke(app, ["recsys", "train", "--config", "best.json"])
+    assert retrained.exit_code == 0 and "model version 2 active" in retrained.output
     taste = runner.invoke(app, ["recsys", "taste", "shopper-00002", "--n", "4", "--json"])
     assert taste.exit_code == 0, taste.output
     profile = json.loads(taste.stdout)
