@@ -53,6 +53,10 @@ class ConfidenceWeighting:
         """
         if self.scheme == "raw":
             return user_items.astype(np.float32)
+        if (user_items.data < 0).any():
+            # sqrt/BM25 of a negative value is NaN or nonsense, not a dislike.
+            raise ValueError(f"weighting {self.scheme!r} needs non-negative values; use "
+                             "weighting 'raw' for signed feedback")
         n_items = len(self.item_length_norm)
         rows = np.repeat(np.arange(user_items.shape[0]), np.diff(user_items.indptr))
         cols = user_items.indices

@@ -43,3 +43,10 @@ def test_raw_passes_values_through_and_non_positive_weights_are_dropped() -> Non
     heavy = sp.csr_matrix(np.ones((2, 4), dtype=np.float32))  # rated everything: idf < 0
     weighted = ConfidenceWeighting.fit(heavy, "tfidf").transform(heavy)
     assert weighted.nnz == 0
+
+
+@pytest.mark.parametrize("scheme", ["bm25", "tfidf"])
+def test_negative_values_are_refused_not_turned_into_nan(scheme: str) -> None:
+    signed = sp.csr_matrix(np.array([[1.0, -2.0], [3.0, 0.0]], dtype=np.float32))
+    with pytest.raises(ValueError, match="non-negative"):
+        ConfidenceWeighting.fit(signed, scheme, 100.0, 0.8).transform(signed)
