@@ -81,7 +81,7 @@ class ALSRecommender(Recommender):
         user_items = check_user_items(user_items, len(users), len(items))
         config = self.config
         weighting = ConfidenceWeighting.fit(
-            user_items, config.weighting, config.bm25_k1, config.bm25_b
+            user_items, config.weighting, config.bm25_k1, config.bm25_b, config.value_offset
         )
         confidences = weighting.transform(user_items)
         model = _fit_implicit(config, confidences)
@@ -266,7 +266,7 @@ class ALSRecommender(Recommender):
         model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
         weighting = ConfidenceWeighting(
             config.weighting, config.bm25_k1, config.bm25_b,
-            arrays["item_length_norm"].astype(np.float32),
+            arrays["item_length_norm"].astype(np.float32), config.value_offset,
         )
         recommender = cls(config)
         recommender._install(model, users, items, weighting, arrays["item_counts"])

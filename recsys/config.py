@@ -41,6 +41,12 @@ class ALSConfig:
     # How raw values become confidences: "raw" uses them as they are, "bm25"
     # and "tfidf" damp heavy users and popular items (implicit's formulas).
     weighting: Weighting = "raw"
+    # Subtracted from every value before weighting; entries that become 0 are
+    # dropped and negative ones are dislikes (implicit's negative feedback).
+    # With 1-5 star ratings, 3 makes 1-2 stars say "not this", which the
+    # taste bridge needs: raw stars treat a 1-star rating as mild interest.
+    # Only with weighting="raw" (BM25/TF-IDF are undefined for negatives).
+    value_offset: float = 0.0
     # BM25 saturation: larger K1 lets repeated/high values count longer.
     bm25_k1: float = _BM25_K1
     # BM25 length normalisation of items (0 = none, 1 = full).
@@ -78,6 +84,10 @@ class ALSConfig:
         # A BM25 setting under another weighting would be silently ignored.
         if self.weighting != "bm25" and (self.bm25_k1, self.bm25_b) != (_BM25_K1, _BM25_B):
             problems.append("bm25_k1/bm25_b only apply with weighting='bm25'")
+        if not math.isfinite(self.value_offset):
+            problems.append(f"value_offset must be finite, got {self.value_offset}")
+        elif self.value_offset != 0 and self.weighting != "raw":
+            problems.append("value_offset only applies with weighting='raw'")
         if self.random_seed < 0:
             problems.append(f"random_seed must be >= 0, got {self.random_seed}")
         if self.num_threads < 0:

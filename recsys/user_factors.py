@@ -55,7 +55,12 @@ def resolve_user_factor(model: ALSRecommender, user_id: str, item_ids: Sequence[
         return UserFactor(user_id, model.cold_prior(), "prior", row)
     if user_id in model.users and not has_newer:
         return UserFactor(user_id, model.user_factors[model.users.row_of(user_id)], "model", row)
-    return UserFactor(user_id, model.fold_in(row)[0], "folded", row)
+    folded = model.fold_in(row)[0]
+    if np.array_equal(folded, model.cold_prior()):
+        # Nothing survived the model's weighting (e.g. only 3-star ratings with
+        # value_offset=3): fold_in fell back to the prior; say so.
+        return UserFactor(user_id, folded, "prior", row)
+    return UserFactor(user_id, folded, "folded", row)
 
 
 def top_items(model: ALSRecommender, user: UserFactor, n: int = 10,

@@ -29,21 +29,24 @@ class ConfidenceWeighting:
     # (items,) float32: BM25's per-item length norm from the training matrix;
     # ones for the other schemes, so saved files always have the same shape.
     item_length_norm: np.ndarray
+    # Subtracted from raw values first (ALSConfig.value_offset).
+    offset: float = 0.0
 
     @classmethod
     def fit(
-        cls, user_items: sp.csr_matrix, scheme: Weighting, k1: float = 100.0, b: float = 0.8
+        cls, user_items: sp.csr_matrix, scheme: Weighting, k1: float = 100.0, b: float = 0.8,
+        offset: float = 0.0,
     ) -> ConfidenceWeighting:
         """Learn the item statistics of ``user_items`` (users x items)."""
         n_items = user_items.shape[1]
         if scheme != "bm25":
-            return cls(scheme, k1, b, np.ones(n_items, dtype=np.float32))
+            return cls(scheme, k1, b, np.ones(n_items, dtype=np.float32), offset)
         # Same operations and dtypes as implicit.nearest_neighbours.bm25_weight on
         # the transpose, so training confidences match implicit's bit for bit.
         item_users = sp.coo_matrix(user_items.T)
         item_sums = np.ravel(item_users.sum(axis=1))
         length_norm = (1.0 - b) + b * item_sums / item_sums.mean()
-        return cls(scheme, k1, b, np.asarray(length_norm))
+        return cls(scheme, k1, b, np.asarray(length_norm), offset)
 
     def transform(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         """Confidences (before alpha) for any users x items rows, as float32 CSR.
@@ -52,7 +55,11 @@ class ConfidenceWeighting:
         every item has idf <= 0) are dropped: implicit would read them as dislikes.
         """
         if self.scheme == "raw":
-            return user_items.astype(np.float32)
+            out = sp.csr_matrix(user_items, dtype=np.float32, copy=True)
+            if self.offset:
+                out.data -= np.float32(self.offset)
+                out.eliminate_zeros()
+            return out
         if (user_items.data < 0).any():
             # sqrt/BM25 of a negative value is NaN or nonsense, not a dislike.
             raise ValueError(f"weighting {self.scheme!r} needs non-negative values; use "

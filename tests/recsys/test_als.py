@@ -170,3 +170,16 @@ def test_load_rejects_a_bad_config(tiny: Tiny, tmp_path: Path) -> None:
     np.savez(path, **arrays)
     with pytest.raises(ModelFileError, match="learning_rate"):
         ALSRecommender.load(path)
+
+
+def test_value_offset_is_saved_and_applied_to_folded_in_users(tiny: Tiny, tmp_path: Path
+                                                              ) -> None:
+    config = ALSConfig(factors=2, regularization=0.1, iterations=10, value_offset=0.5)
+    model = ALSRecommender(config).fit(tiny.user_items, tiny.users, tiny.items)
+    model.save(tmp_path / "m.npz")
+    loaded = ALSRecommender.load(tmp_path / "m.npz")
+    assert loaded.config.value_offset == 0.5
+    fresh = row({0: 1.0, 3: 0.5})  # item 3 (group B) at 0.5 becomes "no signal"
+    np.testing.assert_array_equal(loaded.fold_in(fresh), model.fold_in(fresh))
+    np.testing.assert_allclose(model.fold_in(fresh),
+                               model.fold_in(row({0: 1.0})), rtol=1e-5)

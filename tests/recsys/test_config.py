@@ -53,3 +53,13 @@ def test_use_gpu_needs_cuda() -> None:
 def test_is_frozen() -> None:
     with pytest.raises(AttributeError):
         ALSConfig().factors = 3  # type: ignore[misc]
+
+
+def test_value_offset_needs_raw_weighting() -> None:
+    from pigen.recsys.config import ALSConfig
+
+    assert ALSConfig(value_offset=3.0).value_offset == 3.0
+    with pytest.raises(ValueError, match="value_offset only applies"):
+        ALSConfig(value_offset=3.0, weighting="tfidf")
+    with pytest.raises(ValueError, match="value_offset must be finite"):
+        ALSConfig(value_offset=float("nan"))
