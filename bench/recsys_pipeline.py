@@ -121,7 +121,7 @@ def main() -> None:
 
 def latency(model: ALSRecommender, user_items) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(1)
-    users = rng.choice(len(model.users), size=1000, replace=False)
+    users = rng.choice(len(model.users), size=min(1000, len(model.users)), replace=False)
     for row in users[:20]:  # warm-up
         model.recommend(int(row), user_items[int(row)], n=10)
     one = []
