@@ -84,6 +84,9 @@ class ALSRecommender(Recommender):
             user_items, config.weighting, config.bm25_k1, config.bm25_b, config.value_offset
         )
         confidences = weighting.transform(user_items)
+        if confidences.nnz == 0:
+            raise ValueError("no interactions left to fit after weighting (value_offset "
+                             f"{config.value_offset} removed them all?)")
         model = _fit_implicit(config, confidences)
         self._install(model, users, items, weighting, np.bincount(user_items.indices,
                                                                   minlength=len(items)))

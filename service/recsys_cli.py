@@ -122,6 +122,8 @@ def evaluate(
 
     als = als_config(config, set_)
     check_split(split)
+    if k < 1:
+        raise _cli().fail("--k must be at least 1", 2)
     frame = load_interactions(dataset, _cli().open_database)
     results = evaluate_interactions(frame, split, k=k,  # type: ignore[arg-type]
                                     als_config=als, seed=seed)
@@ -178,6 +180,8 @@ def recommend(
     """Top items for one user from the active model (folding in newer ratings)."""
     from pigen.service.recsys_jobs import recommend_for_user
 
+    if n < 1:
+        raise _cli().fail("--n must be at least 1", 2)
     engine = _cli().open_database()
     try:
         answer = recommend_for_user(engine, user, n=n, explain=explain)

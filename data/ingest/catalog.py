@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
-from pigen.data.ingest.readers import Table, read_table
+from pigen.data.ingest.readers import Table, read_table, table_from_frame
 from pigen.data.ingest.report import IngestReport
 from pigen.data.schema import Item, utcnow
 
@@ -57,16 +57,9 @@ def ingest_catalog(engine: Engine, path: Path, options: CatalogOptions | None = 
 def ingest_catalog_frame(engine: Engine, catalog: pd.DataFrame, source: str = "catalog",
                          options: CatalogOptions | None = None) -> IngestReport:
     """Same as :func:`ingest_catalog` for an in-memory frame (built-in catalog, tests)."""
-    import pyarrow as pa
-
     options = options or CatalogOptions()
     started = time.perf_counter()
-    arrow = pa.table({c: pa.array(catalog[c].astype(str).to_numpy(), pa.string())
-                      for c in catalog.columns})
-    missing = [c for c in REQUIRED if c not in arrow.column_names]
-    if missing:
-        raise IngestError(source, [Problem(f"missing column(s) {missing}")])
-    table = Table(source, {c: arrow.column(c) for c in arrow.column_names}, arrow.num_rows)
+    table = table_from_frame(source, catalog, REQUIRED)
     return _upsert(engine, validate_catalog(table, options), source, started)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, select
 
 from pigen.data.ingest.bulk import InteractionRows, ensure_users, insert_interactions
 from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
-from pigen.data.ingest.readers import FIRST_DATA_LINE, Table, read_table
+from pigen.data.ingest.readers import FIRST_DATA_LINE, Table, read_table, table_from_frame
 from pigen.data.ingest.report import IngestReport
 from pigen.data.schema import INTERACTION_KINDS, Item
 
@@ -59,12 +59,7 @@ def ingest_ratings_frame(engine: Engine, ratings: pd.DataFrame, source: str = "r
     """Same as :func:`ingest_ratings` for an in-memory frame (simulator, tests)."""
     options = options or RatingsOptions()
     started = time.perf_counter()
-    missing = [c for c in REQUIRED if c not in ratings.columns]
-    if missing:
-        raise IngestError(source, [Problem(f"missing column(s) {missing}")])
-    arrow = pa.table({c: pa.array(ratings[c].astype(str).to_numpy(), pa.string())
-                      for c in (*REQUIRED, *OPTIONAL) if c in ratings.columns})
-    table = Table(source, {c: arrow.column(c) for c in arrow.column_names}, arrow.num_rows)
+    table = table_from_frame(source, ratings, REQUIRED, columns=(*REQUIRED, *OPTIONAL))
     return _write(engine, validate_ratings(table, options), source, started)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -97,6 +98,28 @@ def read_table(
             if name not in used and name not in columns:
                 columns[name] = arrow.column(name)
     return Table(source, columns, arrow.num_rows)
+
+
+def table_from_frame(source: str, frame: pd.DataFrame, required: Sequence[str],
+                     columns: Sequence[str] | None = None) -> Table:
+    """An in-memory frame as a :class:`Table`, validated exactly like a file.
+
+    Missing values (None, NaN) become empty text, as an empty CSV cell would,
+    instead of the strings "None"/"nan". ``columns`` limits which are kept.
+    """
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise IngestError(source, [Problem(f"missing column(s) {missing}")])
+    if frame.empty:
+        raise IngestError(source, [Problem("no rows")])
+    keep = [c for c in frame.columns if columns is None or c in columns]
+    arrays = {
+        str(c): pa.array(frame[c].astype(object).where(frame[c].notna(), "").astype(str)
+                         .to_numpy(), pa.string())
+        for c in keep
+    }
+    return Table(source, {name: pa.chunked_array([a]) for name, a in arrays.items()},
+                 len(frame))
 
 
 def _read_csv(path: Path, encoding: str) -> pa.Table:

@@ -116,5 +116,7 @@ def test_recsys_commands_on_the_demo_store(tmp_path: Path) -> None:
 def test_recsys_rejects_bad_options() -> None:
     assert runner.invoke(app, ["recsys", "train", "--set", "factorz=3"]).exit_code == 2
     assert runner.invoke(app, ["recsys", "evaluate", "--split", "sideways"]).exit_code == 2
+    assert runner.invoke(app, ["recsys", "recommend", "u1", "--n", "0"]).exit_code == 2
+    assert runner.invoke(app, ["recsys", "evaluate", "--k", "0"]).exit_code == 2
     result = runner.invoke(app, ["recsys", "recommend", "u1"])
     assert result.exit_code == 1 and "recsys train" in result.output

@@ -82,3 +82,16 @@ def test_bad_catalog_rejected_and_nothing_written(engine: Engine, tmp_path: Path
                        CatalogOptions(images_dir=images if uses_images else None))
     assert expected in str(error.value)
     assert snapshot(engine) == before
+
+
+def test_frame_with_missing_values_reads_like_empty_cells(engine: Engine) -> None:
+    import pandas as pd
+
+    from pigen.data.ingest import ingest_catalog_frame
+
+    frame = pd.DataFrame({"item_id": ["a", "b"], "category": ["Dress", "Bag"],
+                          "colour": ["#112233", None], "pattern": [float("nan"), "solid"]})
+    assert ingest_catalog_frame(engine, frame).inserted == 2
+    with engine.connect() as connection:
+        rows = {r.external_id: r for r in connection.execute(select(Item.__table__))}
+    assert rows["b"].colour is None and rows["a"].pattern is None
