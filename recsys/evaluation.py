@@ -48,21 +48,28 @@ def evaluate_interactions(
     als_config: ALSConfig | None = None,
     test_fraction: float = 0.2,
     seed: int = 0,
+    relevant_from: float | None = None,
 ) -> Results:
     """Split ``interactions``, fit ALS and popularity on train, evaluate both on test.
 
     ``interactions`` has columns user_id, item_id, value (and timestamp for the
-    ``"time"`` split); see :func:`pigen.recsys.splits.make_split`. Returns
+    ``"time"`` split); see :func:`pigen.recsys.splits.make_split`. With
+    ``relevant_from`` (e.g. 4 stars) only test items rated at least that count
+    as hits: "will like" instead of "will rate". Returns
     ``{"als": {...}, "popularity": {...}}``.
     """
     parts = make_split(interactions, split, test_fraction=test_fraction, seed=seed)
+    test = parts.test
+    if relevant_from is not None:
+        test = test.multiply(test >= relevant_from).tocsr()
+        test.eliminate_zeros()
     models: dict[str, Recommender] = {
         "als": ALSRecommender(als_config),
         "popularity": PopularityRecommender(),
     }
     for model in models.values():
         model.fit(parts.train, parts.users, parts.items)
-    return evaluate_models(parts.train, parts.test, models, k)
+    return evaluate_models(parts.train, test, models, k)
 
 
 def format_metrics_table(results: Mapping[str, Mapping[str, float]]) -> str:

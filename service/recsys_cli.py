@@ -116,6 +116,8 @@ def evaluate(
     config: ConfigOption = None,
     set_: ParamOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the random split.")] = 0,
+    relevant_from: Annotated[float | None, typer.Option(
+        help="Only test ratings >= this count as hits (e.g. 4: 'will like').")] = None,
 ) -> None:
     """Split, fit ALS and popularity on train, print metrics@K on test for both."""
     from pigen.recsys.evaluation import evaluate_interactions, format_metrics_table
@@ -126,11 +128,12 @@ def evaluate(
         raise _cli().fail("--k must be at least 1", 2)
     frame = load_interactions(dataset, _cli().open_database)
     results = evaluate_interactions(frame, split, k=k,  # type: ignore[arg-type]
-                                    als_config=als, seed=seed)
+                                    als_config=als, seed=seed, relevant_from=relevant_from)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:
-        typer.echo(f"{dataset}, {split} split, K={k}: {len(frame):,} interactions")
+        hits = f", hits: ratings >= {relevant_from:g}" if relevant_from is not None else ""
+        typer.echo(f"{dataset}, {split} split, K={k}: {len(frame):,} interactions{hits}")
         typer.echo(format_metrics_table(results))
 
 

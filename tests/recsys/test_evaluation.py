@@ -26,3 +26,20 @@ def test_table_lists_models_and_metrics() -> None:
     assert lines[0].split() == ["model", "ndcg@10", "map@10"]
     assert lines[2].split() == ["als", "0.1325", "0.0500"]
     assert lines[3].split() == ["popularity", "0.0860", "-"]
+
+
+def test_relevant_from_keeps_only_liked_test_items() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pigen.recsys.evaluation import evaluate_interactions
+
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{i}", float(rng.integers(1, 6)), t)
+            for u in range(30) for t, i in enumerate(rng.choice(40, 10, replace=False))]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "value", "timestamp"])
+    everything = evaluate_interactions(frame, "time", k=5)
+    liked = evaluate_interactions(frame, "time", k=5, relevant_from=4.0)
+    assert set(liked) == {"als", "popularity"}
+    # Fewer hits are possible when only 4-5 star test items count.
+    assert liked["popularity"]["precision@5"] <= everything["popularity"]["precision@5"]
