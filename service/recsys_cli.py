@@ -243,3 +243,42 @@ def taste(
         typer.echo(f"  seed {sample.seed:>20}  {vector.category_name:<12} {rgb} "
                    f"({sample.colour_name:<6}) {vector.pattern_name}")
 
+
+
+@recsys_app.command("versions")
+def versions() -> None:
+    """List trained ALS versions, newest first; * marks the active one."""
+    from pigen.data.model_registry import list_model_versions
+    from pigen.service.recsys_jobs import MODEL_KIND
+
+    rows = list_model_versions(cli.open_database(), MODEL_KIND)
+    if not rows:
+        typer.echo("no ALS versions yet: run `pigen recsys train`")
+        return
+    for version in rows:
+        mark = "*" if version.is_active else " "
+        config = version.config
+        typer.echo(f"{mark} {version.id:>4}  {version.created_at:%Y-%m-%d %H:%M:%S}Z  "
+                   f"factors={config.get('factors')} reg={config.get('regularization')} "
+                   f"alpha={config.get('alpha')}  ratings={version.metrics.get('ratings', '?'):,}"
+                   f"  {version.path.name}")
+
+
+@recsys_app.command("activate")
+def activate(version_id: Annotated[int, typer.Argument(help="Version id from `versions`.")]
+             ) -> None:
+    """Make an earlier ALS version the active one again (atomic; e.g. a rollback)."""
+    from pigen.data.model_registry import activate_model_version, list_model_versions
+    from pigen.service.recsys_jobs import MODEL_KIND
+
+    engine = cli.open_database()
+    try:
+        known = {v.id: v for v in list_model_versions(engine, MODEL_KIND)}
+        if version_id not in known:
+            raise LookupError(f"no ALS version {version_id}; see `pigen recsys versions`")
+        if not known[version_id].path.is_file():
+            raise LookupError(f"version {version_id}'s file {known[version_id].path} is gone")
+        activate_model_version(engine, version_id)
+    except LookupError as error:
+        raise cli.fail(str(error)) from None
+    typer.echo(f"ALS version {version_id} is active")

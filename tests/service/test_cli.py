@@ -106,6 +106,10 @@ def test_recsys_commands_on_the_demo_store(tmp_path: Path) -> None:
     assert tuned.exit_code == 0, tuned.output
     retrained = runner.invoke(app, ["recsys", "train", "--config", "best.json"])
     assert retrained.exit_code == 0 and "model version 2 active" in retrained.output
+    assert runner.invoke(app, ["recsys", "activate", "1"]).exit_code == 0
+    listing = runner.invoke(app, ["recsys", "versions"]).output.splitlines()
+    assert listing[0].startswith("     2") and listing[1].startswith("*    1")
+    assert runner.invoke(app, ["recsys", "activate", "99"]).exit_code == 1
     taste = runner.invoke(app, ["recsys", "taste", "shopper-00002", "--n", "4", "--json"])
     assert taste.exit_code == 0, taste.output
     profile = json.loads(taste.stdout)
