@@ -18,7 +18,13 @@ import scipy.sparse as sp
 from implicit.cpu.topk import topk
 
 from pigen.data.idmap import IdMap
-from pigen.recsys.base import NotFittedError, Recommender, check_user_items
+from pigen.recsys.base import (
+    NotFittedError,
+    Recommender,
+    _check_n,
+    _shape_output,
+    check_user_items,
+)
 from pigen.recsys.blas import single_threaded_blas
 from pigen.recsys.config import ALSConfig, gpu_available
 from pigen.recsys.storage import (
@@ -164,6 +170,22 @@ class ALSRecommender(Recommender):
             weights = counts / total if total > 0 else np.full_like(counts, 1 / len(counts))
             self._prior = (weights @ self.item_factors).astype(np.float32)
         return self._prior
+
+    def recommend_from_factors(
+        self, user_factors: np.ndarray, user_items: sp.csr_matrix, n: int = 10,
+        filter_already_liked: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` for factors chosen elsewhere (serving: trained, folded in or the prior).
+
+        ``user_factors`` is (factors,) for one user or (users, factors);
+        ``user_items`` has the matching rows, used to filter already-rated items.
+        Output is shaped like :meth:`recommend`'s.
+        """
+        factors = np.atleast_2d(np.asarray(user_factors, dtype=np.float32))
+        user_items = check_user_items(user_items, len(factors), len(self.items))
+        n_eligible = _check_n(n, len(self.items))
+        ids, scores = self._top_items(factors, user_items, n_eligible, filter_already_liked)
+        return _shape_output(ids, scores, n, scalar=np.ndim(user_factors) == 1)
 
     # -- explanations -----------------------------------------------------------------
 

@@ -65,12 +65,5 @@ def resolve_user_factor(model: ALSRecommender, user_id: str, item_ids: Sequence[
 
 def top_items(model: ALSRecommender, user: UserFactor, n: int = 10,
               filter_already_liked: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``n`` item rows and scores for a resolved user factor."""
-    scores = model.item_factors @ user.factor  # (items,)
-    if filter_already_liked:
-        scores = scores.copy()
-        scores[user.history.indices] = -np.inf
-    n = min(n, int(np.isfinite(scores).sum()))
-    top = np.argpartition(-scores, n - 1)[:n] if n > 0 else np.zeros(0, dtype=np.int64)
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return top, scores[top]
+    """Top ``n`` item rows and scores for a resolved user (``-1`` pads a short list)."""
+    return model.recommend_from_factors(user.factor, user.history, n, filter_already_liked)

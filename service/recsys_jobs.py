@@ -96,6 +96,8 @@ def recommend_for_user(engine: Engine, user_id: str, n: int = 10, explain: bool 
     rows, scores = top_items(als, user, n)
     items = []
     for row, score in zip(rows, scores, strict=True):
+        if row < 0:  # fewer eligible items than asked for
+            break
         because: tuple[tuple[str, float], ...] = ()
         if explain and user.history.nnz:
             explanation = als.explain(user.history, int(row), n=3)

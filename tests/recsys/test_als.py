@@ -183,3 +183,14 @@ def test_value_offset_is_saved_and_applied_to_folded_in_users(tiny: Tiny, tmp_pa
     np.testing.assert_array_equal(loaded.fold_in(fresh), model.fold_in(fresh))
     np.testing.assert_allclose(model.fold_in(fresh),
                                model.fold_in(row({0: 1.0})), rtol=1e-5)
+
+
+def test_recommend_from_factors_matches_recommend_for_trained_users(tiny: Tiny) -> None:
+    model = ALSRecommender(ALSConfig(factors=2, regularization=0.1, iterations=10))
+    model.fit(tiny.user_items, tiny.users, tiny.items)
+    rows = np.arange(len(tiny.users))
+    expected = model.recommend(rows, tiny.user_items, n=3)
+    got = model.recommend_from_factors(model.user_factors, tiny.user_items, n=3)
+    np.testing.assert_array_equal(got[0], expected[0])
+    one = model.recommend_from_factors(model.user_factors[0], tiny.user_items[0], n=10)
+    assert one[0].shape == (10,) and (one[0] == -1).any()  # padded past the eligible items
