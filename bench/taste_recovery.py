@@ -75,8 +75,9 @@ from pigen.data.simulator import (  # noqa: E402
     taste_tables,
 )
 from pigen.recsys.als import ALSRecommender  # noqa: E402
-from pigen.recsys.conditioning import ItemAttributes, TasteProfiles, taste_profiles  # noqa: E402
+from pigen.recsys.conditioning import TasteProfiles, taste_profiles  # noqa: E402
 from pigen.recsys.config import ALSConfig  # noqa: E402
+from pigen.recsys.item_attributes import ItemAttributes  # noqa: E402
 
 Mapping = Literal["raw", "positive", "centred"]
 MAPPINGS: tuple[str, ...] = get_args(Mapping)

@@ -9,9 +9,10 @@ A function of factors and item attributes only (DESIGN.md). Three steps:
 2. aggregate the weights by attribute into a :class:`TasteProfile`: a category
    distribution, a colour *mixture* (components with weights and RGB centres)
    and a pattern distribution;
-3. :func:`sample_conditions` draws each image's category, colour component and
-   pattern from the profile — sampling, not averaging: a 50/50 red/blue taste
-   gives red images and blue images, never a muddy purple.
+3. :func:`pigen.recsys.condition_sampling.sample_conditions` draws each
+   image's category, colour component and pattern from the profile —
+   sampling, not averaging: a 50/50 red/blue taste gives red images and blue
+   images, never a muddy purple.
 
 Items whose attribute is missing, or not in the layout, drop out of that part's
 aggregate only (an item with no pattern still counts for its category and colour);
@@ -25,139 +26,23 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
-from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE
+from pigen.data.catalog.palette import COLOUR_NAMES
 from pigen.data.conditions import ConditionLayout, ConditionVector
 from pigen.data.idmap import IdMap
+from pigen.recsys.item_attributes import PALETTE_RGB, ItemAttributes
 
 #: Softmax temperature in standard deviations of a user's scores. Chosen on the
 #: validation shoppers of bench/taste_recovery.py (0.5-1.0 all did about as well):
 #: lower puts all weight on a few top items (noisy), higher drifts to the catalog mix.
 DEFAULT_TEMPERATURE = 0.7
-#: Std of the Gaussian RGB jitter at diversity 1: about the built-in catalog's own
-#: colour spread (0.05), so samples vary like real items of one named colour.
-DEFAULT_JITTER = 0.05
 #: Rated items named as the reason for a profile.
 DEFAULT_CONTRIBUTORS = 5
 ColourComponents = Literal["palette", "items"]
 COLOUR_COMPONENT_KINDS: tuple[str, ...] = get_args(ColourComponents)
 # Users scored per block in taste_profiles: a (block, items) float64 array each.
 _BLOCK = 1024
-_PALETTE_RGB = np.array([PALETTE[name] for name in COLOUR_NAMES])  # (K, 3)
-
-
-# -- item attributes ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class ItemAttributes:
-    """Per-item condition attributes, row-aligned with a model's item :class:`IdMap`.
-
-    ``-1`` (indexes) and NaN (colours) mark an unknown attribute.
-    """
-
-    layout: ConditionLayout
-    items: IdMap
-    category: np.ndarray  # (I,) int64 position in layout.categories, -1 unknown
-    colour: np.ndarray  # (I, 3) float64 body RGB in [0, 1], NaN rows unknown
-    colour_name: np.ndarray  # (I,) int64 position in COLOUR_NAMES, -1 unknown
-    pattern: np.ndarray  # (I,) int64 position in layout.patterns, -1 unknown
-
-    def __post_init__(self) -> None:
-        n = len(self.items)
-        for name, bound in (
-            ("category", self.layout.n_categories),
-            ("colour_name", len(COLOUR_NAMES)),
-            ("pattern", self.layout.n_patterns),
-        ):
-            codes = np.array(getattr(self, name), dtype=np.int64)
-            if codes.shape != (n,):
-                raise ValueError(f"{name} must have shape ({n},), got {codes.shape}")
-            if ((codes < -1) | (codes >= bound)).any():
-                raise ValueError(f"{name} codes must lie in [-1, {bound})")
-            codes.setflags(write=False)
-            object.__setattr__(self, name, codes)
-        colour = np.array(self.colour, dtype=np.float64)
-        if colour.shape != (n, 3):
-            raise ValueError(f"colour must have shape ({n}, 3), got {colour.shape}")
-        known = ~np.isnan(colour).any(axis=1)
-        if ((colour[known] < 0) | (colour[known] > 1)).any():
-            raise ValueError("colour must be RGB in [0, 1] (NaN for unknown)")
-        if not np.array_equal(known, self.colour_name >= 0):
-            raise ValueError("colour and colour_name must be unknown for the same items")
-        colour[~known] = np.nan
-        colour.setflags(write=False)
-        object.__setattr__(self, "colour", colour)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @classmethod
-    def from_frame(
-        cls, items_frame: pd.DataFrame, item_ids: IdMap, layout: ConditionLayout
-    ) -> ItemAttributes:
-        """Read ``category``, ``colour`` ("#rrggbb") and ``pattern`` columns of a catalog.
-
-        Rows are matched to ``item_ids`` by the ``item_id`` column; model items the
-        frame lacks, empty cells and names the layout does not know become unknown.
-        ``colour_name`` is taken from the frame when it holds palette names, else
-        the nearest palette name of the colour. A malformed colour is an error.
-        """
-        missing = [
-            c for c in ("item_id", "category", "colour", "pattern") if c not in items_frame.columns
-        ]
-        if missing:
-            raise ValueError(f"items frame lacks columns {missing}")
-        frame = items_frame.assign(item_id=items_frame["item_id"].astype(str))
-        if frame["item_id"].duplicated().any():
-            raise ValueError("items frame has duplicate item_id values")
-        frame = frame.set_index("item_id").reindex(list(item_ids.ids))  # (I, ...) model order
-        rgb = _parse_hex(frame["colour"])  # (I, 3), NaN where missing
-        known = ~np.isnan(rgb).any(axis=1)
-        names = (
-            _codes(frame["colour_name"], COLOUR_NAMES)
-            if "colour_name" in frame.columns
-            else np.full(len(frame), -1, dtype=np.int64)
-        )
-        nearest = _nearest_palette(np.nan_to_num(rgb))  # (I,)
-        colour_name = np.where(known, np.where(names >= 0, names, nearest), -1)
-        return cls(
-            layout=layout,
-            items=item_ids,
-            category=_codes(frame["category"], layout.categories),
-            colour=rgb,
-            colour_name=colour_name,
-            pattern=_codes(frame["pattern"], layout.patterns),
-        )
-
-
-def _codes(column: pd.Series, names: tuple[str, ...]) -> np.ndarray:
-    """(I,) positions of a column's values in ``names``; -1 for missing or unknown values."""
-    values = column.astype("string").fillna("")  # keep NaN from becoming the name "nan"
-    return pd.Index(names).get_indexer(values.to_numpy(dtype=object)).astype(np.int64)
-
-
-def _parse_hex(column: pd.Series) -> np.ndarray:
-    """(I, 3) RGB in [0, 1] from "#rrggbb" strings in one pass; NaN rows where missing."""
-    text = column.astype("string").str.strip().str.removeprefix("#").fillna("")
-    present = (text != "").to_numpy()
-    valid = text.str.fullmatch(r"[0-9a-fA-F]{6}").fillna(False).to_numpy(dtype=bool)
-    bad = present & ~valid
-    if bad.any():
-        raise ValueError(f"colours are not #rrggbb: {sorted(set(column[bad].astype(str)))[:5]}")
-    rgb = np.full((len(text), 3), np.nan)
-    if valid.any():
-        raw = bytes.fromhex("".join(text[valid].tolist()))
-        rgb[valid] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3) / 255.0
-    return rgb
-
-
-def _nearest_palette(rgb: np.ndarray) -> np.ndarray:
-    """(N,) index of the nearest palette colour to each of (N, 3) RGB."""
-    distance = ((rgb[:, None, :] - _PALETTE_RGB[None, :, :]) ** 2).sum(axis=2)  # (N, K)
-    return np.argmin(distance, axis=1).astype(np.int64)
 
 
 # -- taste profiles -----------------------------------------------------------------------
@@ -501,7 +386,7 @@ def _colour_mixture(
         shape = (n_users, k)
         return (
             np.full(shape, 1.0 / k),
-            np.broadcast_to(_PALETTE_RGB, (*shape, 3)).copy(),
+            np.broadcast_to(PALETTE_RGB, (*shape, 3)).copy(),
             np.broadcast_to(np.arange(k), shape).copy(),
         )
     w = weights * known  # (B, I) weight of items with a colour
@@ -521,7 +406,7 @@ def _colour_mixture(
         n_users, k, 3
     )  # (B, K, 3) weighted colour sums per name
     centres = np.where(
-        mass[:, :, None] > 0, sums / np.where(mass > 0, mass, 1.0)[:, :, None], _PALETTE_RGB
+        mass[:, :, None] > 0, sums / np.where(mass > 0, mass, 1.0)[:, :, None], PALETTE_RGB
     )
     return mass, np.clip(centres, 0.0, 1.0), np.broadcast_to(np.arange(k), mass.shape).copy()
 
@@ -543,107 +428,3 @@ def _contributors(
         valid &= np.take_along_axis(weights, top, axis=1) > 0
     rows = np.where(valid, top, -1)
     return rows, np.where(valid, np.take_along_axis(weights, top, axis=1), 0.0)
-
-
-# -- sampling -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConditionSample:
-    """One image's condition and the seed that remakes it alone.
-
-    ``sample_condition(profile, seed, diversity, jitter)`` returns this sample
-    again; the generator may use the same seed for the image's noise.
-    """
-
-    condition: ConditionVector
-    seed: int
-    colour_name: str  # the palette name of the mixture component drawn
-
-
-def sample_seeds(seed: int, n: int) -> np.ndarray:
-    """(n,) per-image seeds in [0, 2**63), hashed from (seed, k).
-
-    Hashing, not ``seed + k``: two users with neighbouring seeds would otherwise
-    share images' seeds.
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    states = [np.random.SeedSequence([seed, k]).generate_state(1, np.uint64)[0] for k in range(n)]
-    return (np.asarray(states, dtype=np.uint64) >> np.uint64(1)).astype(np.int64)
-
-
-def sample_conditions(
-    profile: TasteProfile,
-    n: int,
-    seed: int,
-    diversity: float = 1.0,
-    jitter: float = DEFAULT_JITTER,
-) -> list[ConditionSample]:
-    """Draw ``n`` condition vectors from a profile; identical for identical arguments.
-
-    Parameters
-    ----------
-    diversity
-        0: every image is the mode (top category, heaviest colour component's
-        centre with no jitter, top pattern); 1: the profile as it is; > 1:
-        flatter than the profile (each distribution raised to ``1 / diversity``)
-        with more colour jitter.
-    jitter
-        Std of the RGB jitter around a component centre at diversity 1 (scaled
-        by diversity, clipped to [0, 1]).
-
-    Returns
-    -------
-    list[ConditionSample]
-        One-hot category and pattern parts (what the generator trained on), the
-        RGB, and each sample's own seed from :func:`sample_seeds`.
-    """
-    return [sample_condition(profile, int(s), diversity, jitter) for s in sample_seeds(seed, n)]
-
-
-def sample_condition(
-    profile: TasteProfile, seed: int, diversity: float = 1.0, jitter: float = DEFAULT_JITTER
-) -> ConditionSample:
-    """One condition from its own seed (see :func:`sample_conditions`)."""
-    if not diversity >= 0:
-        raise ValueError(f"diversity must be >= 0, got {diversity}")
-    if not jitter >= 0:
-        raise ValueError(f"jitter must be >= 0, got {jitter}")
-    rng = np.random.default_rng(seed)
-    # Always the same draws in the same order, so one seed at two diversities gives
-    # related images (a diversity slider moves them smoothly, not at random).
-    uniforms = rng.random(3)  # category, colour component, pattern
-    noise = rng.standard_normal(3)  # RGB jitter
-    layout = profile.layout
-    category = _pick(_sharpen(profile.category, diversity), uniforms[0])
-    component = _pick(_sharpen(profile.colour_weights, diversity), uniforms[1])
-    pattern = _pick(_sharpen(profile.pattern, diversity), uniforms[2])
-    rgb = np.clip(profile.colour_rgb[component] + jitter * diversity * noise, 0.0, 1.0)
-    category_part = np.zeros(layout.n_categories, dtype=np.float32)
-    category_part[category] = 1.0
-    pattern_part = np.zeros(layout.n_patterns, dtype=np.float32)
-    pattern_part[pattern] = 1.0
-    vector = ConditionVector(layout, category_part, rgb, pattern_part)
-    return ConditionSample(vector, int(seed), profile.colour_names[component])
-
-
-def _sharpen(p: np.ndarray, diversity: float) -> np.ndarray:
-    """``p ** (1 / diversity)`` renormalised, in log space; diversity 0 -> one-hot mode."""
-    if diversity == 0:
-        mode = np.zeros(len(p))
-        mode[int(np.argmax(p))] = 1.0
-        return mode
-    with np.errstate(divide="ignore"):
-        logits = np.log(p) / diversity
-    logits -= logits.max()
-    sharp = np.exp(logits)
-    return sharp / sharp.sum()
-
-
-def _pick(p: np.ndarray, u: float) -> int:
-    """Inverse-CDF draw; zero-probability entries are never picked."""
-    cdf = np.cumsum(p)
-    return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(p) - 1)

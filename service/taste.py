@@ -14,14 +14,9 @@ from pigen.data.history import read_user_history
 from pigen.data.items import catalog_layout, read_items_frame
 from pigen.data.model_registry import ModelVersionInfo
 from pigen.recsys.als import ALSRecommender
-from pigen.recsys.conditioning import (
-    ConditionSample,
-    ItemAttributes,
-    TasteProfile,
-    population_profile,
-    sample_conditions,
-    taste_profile,
-)
+from pigen.recsys.condition_sampling import ConditionSample, sample_conditions
+from pigen.recsys.conditioning import TasteProfile, population_profile, taste_profile
+from pigen.recsys.item_attributes import ItemAttributes
 from pigen.recsys.user_factors import FactorSource, resolve_user_factor
 from pigen.service.recsys_jobs import load_active_als
 

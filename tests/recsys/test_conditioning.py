@@ -10,15 +10,9 @@ import scipy.sparse as sp
 from pigen.data.catalog.palette import PALETTE
 from pigen.data.conditions import ConditionLayout
 from pigen.data.idmap import IdMap
-from pigen.recsys.conditioning import (
-    ItemAttributes,
-    TasteProfile,
-    sample_condition,
-    sample_conditions,
-    sample_seeds,
-    taste_profile,
-    taste_profiles,
-)
+from pigen.recsys.condition_sampling import sample_condition, sample_conditions, sample_seeds
+from pigen.recsys.conditioning import TasteProfile, taste_profile, taste_profiles
+from pigen.recsys.item_attributes import ItemAttributes
 
 LAYOUT = ConditionLayout.builtin()
 RED, BLUE, GREEN = "#d91f1f", "#2666e6", "#269933"
