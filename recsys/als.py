@@ -131,6 +131,15 @@ class ALSRecommender(Recommender):
 
     # -- fold-in and cold start -------------------------------------------------------
 
+    def weighted(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
+        """These rows as the model sees them: weighted like training, offset applied.
+
+        An entry the weighting drops (e.g. a 3-star rating with value_offset=3)
+        says nothing to the model; a row left empty gets the cold prior.
+        """
+        assert self._weighting is not None, "fit or load the model first"
+        return self._weighting.transform(check_user_items(user_items, None, len(self.items)))
+
     def fold_in(self, user_items: sp.csr_matrix) -> np.ndarray:
         """Factors for users given by their interaction rows, solved without a refit.
 
@@ -140,9 +149,7 @@ class ALSRecommender(Recommender):
         :meth:`cold_prior`. Returns (rows, factors) float32.
         """
         model = self._fitted_model()
-        user_items = check_user_items(user_items, None, len(self.items))
-        assert self._weighting is not None
-        confidences = self._weighting.transform(user_items)
+        confidences = self.weighted(user_items)
         with single_threaded_blas():
             factors = model.recalculate_user(np.arange(confidences.shape[0]), confidences)
         factors = np.asarray(factors, dtype=np.float32)
@@ -199,8 +206,7 @@ class ALSRecommender(Recommender):
         user_items = check_user_items(user_items, 1, len(self.items))
         if not 0 <= item < len(self.items):
             raise IndexError(f"item row {item} outside [0, {len(self.items)})")
-        assert self._weighting is not None
-        confidences = self._weighting.transform(user_items)
+        confidences = self.weighted(user_items)
         # implicit's explain indexes user_items by userid: a 1-row matrix and userid 0.
         with single_threaded_blas():
             total, top, _ = model.explain(0, confidences, int(item), N=n)

@@ -51,16 +51,11 @@ def resolve_user_factor(model: ALSRecommender, user_id: str, item_ids: Sequence[
                         values: Sequence[float] | np.ndarray, has_newer: bool) -> UserFactor:
     """Pick the factor for ``user_id`` given their current history (see the module doc)."""
     row = history_row(model.items, item_ids, values)
-    if row.nnz == 0:
+    if model.weighted(row).nnz == 0:  # nothing the model can use (none, or all dropped)
         return UserFactor(user_id, model.cold_prior(), "prior", row)
     if user_id in model.users and not has_newer:
         return UserFactor(user_id, model.user_factors[model.users.row_of(user_id)], "model", row)
-    folded = model.fold_in(row)[0]
-    if np.array_equal(folded, model.cold_prior()):
-        # Nothing survived the model's weighting (e.g. only 3-star ratings with
-        # value_offset=3): fold_in fell back to the prior; say so.
-        return UserFactor(user_id, folded, "prior", row)
-    return UserFactor(user_id, folded, "folded", row)
+    return UserFactor(user_id, model.fold_in(row)[0], "folded", row)
 
 
 def top_items(model: ALSRecommender, user: UserFactor, n: int = 10,
