@@ -14,7 +14,7 @@ methods, so ``pigen.data`` stays torch-free at import.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,12 +33,13 @@ PROBABILITY_TOLERANCE = 1e-4
 RGBLike = Sequence[float] | np.ndarray
 
 
-def _names(values: Sequence[str], what: str) -> tuple[str, ...]:
+def distinct_names(values: Iterable[object], what: str) -> tuple[str, ...]:
+    """``values`` as a tuple of strings; ``ValueError`` naming ``what`` if empty or repeated."""
     names = tuple(str(v) for v in values)
     if not names:
-        raise ValueError(f"ConditionLayout.{what} is empty")
+        raise ValueError(f"{what} is empty")
     if len(set(names)) != len(names):
-        raise ValueError(f"ConditionLayout.{what} has duplicates: {names}")
+        raise ValueError(f"{what} has duplicates: {names}")
     return names
 
 
@@ -55,8 +56,9 @@ class ConditionLayout:
     COLOUR_SIZE: ClassVar[int] = 3  # RGB
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "categories", _names(self.categories, "categories"))
-        object.__setattr__(self, "patterns", _names(self.patterns, "patterns"))
+        for part in ("categories", "patterns"):
+            names = distinct_names(getattr(self, part), f"ConditionLayout.{part}")
+            object.__setattr__(self, part, names)
 
     @classmethod
     def builtin(cls) -> ConditionLayout:

@@ -7,26 +7,18 @@ is the readable one-shopper view of the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from pigen.data.conditions import distinct_names
 from pigen.data.idmap import IdMap
 from pigen.data.simulator.config import SimulatorConfig
 
 # Catalog columns the simulator reads, in Vocab field order.
 ATTRIBUTE_COLUMNS = ("category", "colour_name", "pattern")
-
-
-def _names(values: Iterable[object], what: str) -> tuple[str, ...]:
-    names = tuple(str(v) for v in values)
-    if not names:
-        raise ValueError(f"vocabulary {what} is empty")
-    if len(set(names)) != len(names):
-        raise ValueError(f"vocabulary {what} has duplicates: {names}")
-    return names
 
 
 @dataclass(frozen=True)
@@ -38,9 +30,9 @@ class Vocab:
     patterns: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "categories", _names(self.categories, "categories"))
-        object.__setattr__(self, "colours", _names(self.colours, "colours"))
-        object.__setattr__(self, "patterns", _names(self.patterns, "patterns"))
+        for part in ("categories", "colours", "patterns"):
+            names = distinct_names(getattr(self, part), f"vocabulary {part}")
+            object.__setattr__(self, part, names)
 
     @classmethod
     def from_items(cls, items: pd.DataFrame) -> Vocab:
