@@ -33,12 +33,3 @@ class IngestError(ValueError):
         tail = f"\n  ... and {more} more problems" if more > 0 else ""
         super().__init__(f"{source} rejected, nothing was written:\n{shown}{tail}")
 
-
-def problems_at(
-    lines: list[int], message_for_line: list[str], column: str | None
-) -> list[Problem]:
-    """Turn parallel lists of line numbers and messages into problems (capped)."""
-    return [
-        Problem(message, line, column)
-        for line, message in zip(lines[: MAX_LISTED * 2], message_for_line, strict=False)
-    ]
