@@ -4,13 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 1. Real Fashion-MNIST from Debian when we may install packages; otherwise
-#    the loader downloads the official files (SHA-256 checked) on first use.
-if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
-   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "==> apt-get install dataset-fashion-mnist"
-  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-    || echo "warning: apt-get failed; Fashion-MNIST will be downloaded on first use" >&2
+# 1. Debian packages when we may install them: real Fashion-MNIST (otherwise the
+#    loader downloads the official files, SHA-256 checked, on first use) and
+#    Chromium for the browser tests (they skip, saying why, without it).
+APT_PACKAGES=()
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+  || APT_PACKAGES+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || APT_PACKAGES+=(chromium)
+if [ ${#APT_PACKAGES[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "==> apt-get install ${APT_PACKAGES[*]}"
+  # Wait for another apt run (unattended upgrades, a parallel job) instead of failing.
+  (apt-get -o DPkg::Lock::Timeout=300 update -qq \
+    && apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${APT_PACKAGES[@]}" >/dev/null) \
+    || echo "warning: apt-get install ${APT_PACKAGES[*]} failed" >&2
 fi
 
 # 2. A virtualenv of our own.

@@ -18,6 +18,7 @@ from typing import Annotated  # noqa: E402
 import typer  # noqa: E402
 
 from pigen.service.cli_support import fail, load_settings, open_database  # noqa: E402
+from pigen.service.generator_cli import generator_app  # noqa: E402
 from pigen.service.recsys_cli import recsys_app  # noqa: E402
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
@@ -27,6 +28,7 @@ ingest_app = typer.Typer(help="Load catalogs and ratings (CSV or Parquet).", no_
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(recsys_app, name="recsys")
+app.add_typer(generator_app, name="generator")
 
 
 @db_app.command("upgrade")

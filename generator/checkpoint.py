@@ -1,0 +1,125 @@
+"""One checkpoint format for resuming, one weight format for inference.
+
+* Training checkpoints (``.pt``): generator, discriminator, EMA generator, both
+  optimisers, the step, every random state and the config, in one dict saved with
+  ``torch.save`` and read back with ``torch.load(weights_only=True)`` — tensors,
+  numbers and strings only, nothing that can run code.
+* Inference weights (``.safetensors``): the EMA generator alone, with its config
+  and condition layout as JSON in the file's metadata. This is what ships, what
+  the model registry points at, and what the service loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+from pigen.data.conditions import ConditionLayout
+from pigen.generator.config import GeneratorConfig
+from pigen.generator.models import Generator
+
+FORMAT = "pigen-generator/1"
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    """An inference-ready (eval mode) EMA generator and what it was trained on."""
+
+    model: Generator
+    config: GeneratorConfig
+    layout: ConditionLayout
+    path: Path
+    sha256: str  # of the weight file: what a provenance record names
+    metrics: dict[str, Any]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def save_generator(model: Generator, layout: ConditionLayout, path: Path,
+                   metrics: dict[str, Any] | None = None) -> Path:
+    """Write the generator's weights, config and layout to one ``.safetensors`` file."""
+    if model.condition_size != layout.size:
+        raise ValueError(f"model takes {model.condition_size} condition values, "
+                         f"layout has {layout.size}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "config": json.dumps(model.config.to_dict(), sort_keys=True),
+        "layout": json.dumps(layout.to_dict(), sort_keys=True),
+        "metrics": json.dumps(metrics or {}, sort_keys=True),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)  # readers never see half a file
+    return path
+
+
+def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGenerator:
+    """Read a ``.safetensors`` generator; ``ValueError`` on anything that does not fit.
+
+    The file is parsed by safetensors (no code execution); the state dict must
+    match the architecture its own config describes, key for key and shape for shape.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"generator weights {path} not found")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a pigen generator file (format "
+                         f"{metadata.get('format')!r}, expected {FORMAT!r})")
+    try:
+        config = GeneratorConfig.from_dict(json.loads(metadata["config"]))
+        layout = ConditionLayout.from_dict(json.loads(metadata["layout"]))
+        metrics = json.loads(metadata.get("metrics", "{}"))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: bad generator metadata ({exc})") from exc
+    model = Generator(config, layout.size)
+    state = load_file(str(path))
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        raise ValueError(f"{path}: weights do not fit the architecture "
+                         f"(missing {missing[:5]}, unexpected {extra[:5]})")
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise ValueError(f"{path}: {key} has shape {tuple(tensor.shape)}, "
+                             f"expected {tuple(expected[key].shape)}")
+    model.load_state_dict(state)
+    model.eval().requires_grad_(False)
+    model.to(device)
+    return LoadedGenerator(model, config, layout, path, file_sha256(path), metrics)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Atomically write a training checkpoint (write to a temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a training checkpoint with ``weights_only=True`` (no pickled code)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    return torch.load(path, map_location="cpu", weights_only=True)
