@@ -73,9 +73,8 @@ class Generator(nn.Module):
         )
         self.base = nn.Linear(config.z_dim + embedding, base * 4 * 4)
         channels = [base >> i for i in range(config.n_upsamplings + 1)]  # 192, 96, 48, 24
-        self.blocks = nn.ModuleList(
-            UpBlock(c_in, c_out, style_size) for c_in, c_out in zip(channels, channels[1:])
-        )
+        pairs = zip(channels[:-1], channels[1:], strict=True)
+        self.blocks = nn.ModuleList(UpBlock(c_in, c_out, style_size) for c_in, c_out in pairs)
         self.out_norm = ConditionalBatchNorm2d(channels[-1], style_size)
         self.out_conv = nn.Conv2d(channels[-1], 3, 3, padding=1)
 

@@ -20,7 +20,8 @@ def test_train_step_updates_everything_and_reports_losses(fashion_slice, layout)
     metrics = train_step(state)
     assert set(metrics) == {"loss_d", "loss_g"} and all(np.isfinite(list(metrics.values())))
     assert state.step == 1
-    assert any(not torch.equal(a, b) for a, b in zip(before, state.generator.parameters()))
+    after = list(state.generator.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_a_run_writes_weights_samples_metrics_and_plot(tmp_path: Path, fashion_slice,
