@@ -71,26 +71,39 @@ def sample_conditions(
         One-hot category and pattern parts (what the generator trained on), the
         RGB, and each sample's own seed from :func:`sample_seeds`.
     """
-    return [sample_condition(profile, int(s), diversity, jitter) for s in sample_seeds(seed, n)]
+    cdfs = _cdfs(profile, diversity, jitter)  # once per profile, not once per image
+    return [_draw(profile, cdfs, int(s), diversity, jitter) for s in sample_seeds(seed, n)]
 
 
 def sample_condition(
     profile: TasteProfile, seed: int, diversity: float = 1.0, jitter: float = DEFAULT_JITTER
 ) -> ConditionSample:
     """One condition from its own seed (see :func:`sample_conditions`)."""
+    return _draw(profile, _cdfs(profile, diversity, jitter), seed, diversity, jitter)
+
+
+def _cdfs(profile: TasteProfile, diversity: float, jitter: float
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative (category, colour component, pattern) distributions at ``diversity``."""
     if not diversity >= 0:
         raise ValueError(f"diversity must be >= 0, got {diversity}")
     if not jitter >= 0:
         raise ValueError(f"jitter must be >= 0, got {jitter}")
+    return (np.cumsum(_sharpen(profile.category, diversity)),
+            np.cumsum(_sharpen(profile.colour_weights, diversity)),
+            np.cumsum(_sharpen(profile.pattern, diversity)))
+
+
+def _draw(profile: TasteProfile, cdfs: tuple[np.ndarray, np.ndarray, np.ndarray], seed: int,
+          diversity: float, jitter: float) -> ConditionSample:
     rng = np.random.default_rng(seed)
     # Always the same draws in the same order, so one seed at two diversities gives
     # related images (a diversity slider moves them smoothly, not at random).
     uniforms = rng.random(3)  # category, colour component, pattern
     noise = rng.standard_normal(3)  # RGB jitter
     layout = profile.layout
-    category = _pick(_sharpen(profile.category, diversity), uniforms[0])
-    component = _pick(_sharpen(profile.colour_weights, diversity), uniforms[1])
-    pattern = _pick(_sharpen(profile.pattern, diversity), uniforms[2])
+    category, component, pattern = (_pick(cdf, u) for cdf, u in zip(cdfs, uniforms,
+                                                                       strict=True))
     rgb = np.clip(profile.colour_rgb[component] + jitter * diversity * noise, 0.0, 1.0)
     category_part = np.zeros(layout.n_categories, dtype=np.float32)
     category_part[category] = 1.0
@@ -113,7 +126,6 @@ def _sharpen(p: np.ndarray, diversity: float) -> np.ndarray:
     return sharp / sharp.sum()
 
 
-def _pick(p: np.ndarray, u: float) -> int:
-    """Inverse-CDF draw; zero-probability entries are never picked."""
-    cdf = np.cumsum(p)
-    return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(p) - 1)
+def _pick(cdf: np.ndarray, u: float) -> int:
+    """Inverse-CDF draw from a cumulative distribution; zero-probability entries never win."""
+    return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(cdf) - 1)

@@ -73,9 +73,11 @@ class TasteProfile:
             raise ValueError("colour mixture needs M >= 1 weights, (M, 3) centres and M names")
         if (self.colour_weights <= 0).any() or abs(self.colour_weights.sum() - 1) > 1e-6:
             raise ValueError("colour mixture weights must be positive and sum to 1")
-        # The vector class checks sizes, sums and the RGB range; reuse it, not repeat it.
-        for rgb in self.colour_rgb:
-            ConditionVector(self.layout, self.category, rgb, self.pattern)
+        # The vector class checks the parts' sizes and sums; reuse it (once: the parts
+        # are shared by every component), then range-check all centres in one go.
+        ConditionVector(self.layout, self.category, self.colour_rgb[0], self.pattern)
+        if not np.all((self.colour_rgb >= 0) & (self.colour_rgb <= 1)):
+            raise ValueError("colour must be RGB in [0, 1] for every mixture component")
 
     @property
     def top_category(self) -> str:
