@@ -172,3 +172,180 @@ class GeneratedImage(Base):
     seed: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The service's opaque image id: a hash of (user, model versions, condition,
+    # seed), so the same request names the same row and the image is made once.
+    content_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Where the user's factor came from ("model", "folded", "prior"; None: explicit).
+    source: Mapped[str | None] = mapped_column(String(16))
+
+
+# --- experiments ---
+
+#: Lifecycle of an experiment: configured, serving traffic, finished (never restarted).
+EXPERIMENT_STATUSES = ("draft", "running", "stopped")
+#: Storefront events the experiment engine counts; a purchase carries its value.
+EVENT_KINDS = ("view", "click", "add_to_cart", "purchase")
+
+
+class Experiment(Base):
+    """An A/B experiment: weighted variants, traffic coverage and the salt of its hash.
+
+    ``variants`` is a list of ``{"name", "weight", "config"}`` in a fixed order:
+    the order decides which hash range each variant owns, so it is never edited
+    once the experiment has started (that would move assigned users).
+    """
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Share of users in the experiment, in [0, 1]; raising it only adds users.
+    coverage: Mapped[float] = mapped_column(Float, default=1.0)
+    salt: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ExperimentExposure(Base):
+    """The first time a user saw a variant of an experiment.
+
+    Users are keyed by their external id, not ``users.id``: storefront visitors
+    are exposed long before (or without ever) rating anything. One row per
+    (experiment, user, variant), so a user seen in two variants shows up twice
+    and the analysis can exclude them.
+    """
+
+    __tablename__ = "experiment_exposures"
+    __table_args__ = (
+        Index("uq_experiment_exposures_once", "experiment_id", "user_external_id", "variant",
+              unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("experiments.id", ondelete="CASCADE")
+    )
+    user_external_id: Mapped[str] = mapped_column(String(128))
+    variant: Mapped[str] = mapped_column(String(64))
+    exposed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Event(Base):
+    """A storefront event (view, click, add_to_cart, purchase), idempotent by client id."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_user_time", "user_external_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Chosen by the client, so a retried POST is recognised and stored once.
+    client_event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    user_external_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    item_external_id: Mapped[str | None] = mapped_column(String(128))
+    # Purchase value in the store's currency; 0 for other kinds.
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- campaigns ---
+
+#: Lifecycle of a campaign: defined, being generated, every image written, stopped by an error.
+CAMPAIGN_STATUSES = ("created", "running", "completed", "failed")
+#: A shard is waiting, claimed by a runner (or left so by a killed one), or written.
+SHARD_STATUSES = ("pending", "running", "done")
+
+
+class Campaign(Base):
+    """A batch of images made for each user of a segment, with everything to remake it.
+
+    The segment is resolved once, at creation, into ``campaign_users``, and the
+    model versions are pinned, so a rerun (or a resume after a crash) makes the
+    same images for the same users whatever happened to the store since.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    # The validated segment definition (see pigen.service.campaigns.definition).
+    segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    images_per_user: Mapped[int] = mapped_column(Integer)
+    diversity: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    output_dir: Mapped[str] = mapped_column(String(1024))
+    # Users per shard and images per generator forward pass: both fix how work is
+    # batched, so both are stored (the same batches give byte-identical images).
+    shard_size: Mapped[int] = mapped_column(Integer)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    generator_version_id: Mapped[int] = mapped_column(BigId, ForeignKey("model_versions.id"))
+    recsys_version_id: Mapped[int] = mapped_column(BigId, ForeignKey("model_versions.id"))
+    # Ratings newer than this (unix seconds) are ignored, so later ratings cannot
+    # change a resumed campaign's images.
+    ratings_until: Mapped[int] = mapped_column(BigInteger)
+    n_users: Mapped[int] = mapped_column(Integer)
+    n_shards: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CampaignUser(Base):
+    """The segment as resolved at creation: user ``position`` of a campaign, in shard order."""
+
+    __tablename__ = "campaign_users"
+
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+
+
+class CampaignShard(Base):
+    """Users ``[start, start + size)`` of a campaign; ``done`` once its files are all written."""
+
+    __tablename__ = "campaign_shards"
+
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Times the shard was claimed: > 1 means a run died (or was killed) inside it.
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- service ---
+
+#: API key scopes, weakest first: each scope grants the ones before it.
+API_KEY_SCOPES = ("read", "write", "admin")
+
+
+class ApiKey(Base):
+    """An API key, stored hashed: the secret itself is shown once, at creation.
+
+    ``prefix`` is the key's public head (``pgk_<prefix>_...``), so a request's key
+    is found by an indexed lookup and then compared by hash in constant time.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the whole key
+    name: Mapped[str] = mapped_column(String(128), default="")
+    scope: Mapped[str] = mapped_column(String(16))  # one of API_KEY_SCOPES
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

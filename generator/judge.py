@@ -51,7 +51,10 @@ class Judge(nn.Module):
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if images.shape[-1] != 32:  # a 64 px model is judged at the judge's 32 px
             images = F.interpolate(images, size=(32, 32), mode="area")
-        features = self.trunk(images * 2.0 - 1.0)
+        # Scale each image to a brightest pixel of 1: a navy coat and a white one show
+        # the same shape, so dark colours do not hide the category.
+        peak = images.amax(dim=(1, 2, 3), keepdim=True).clamp(min=0.05)
+        features = self.trunk((images / peak) * 2.0 - 1.0)
         return features, self.category_head(features), self.pattern_head(features)
 
 
@@ -81,7 +84,8 @@ def train_judge(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    judge = Judge(layout.n_categories, layout.n_patterns).to(memory_format=torch.channels_last)
+    judge = Judge(layout.n_categories, layout.n_patterns)
+    judge = judge.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     stream = RenderStream(shapes, labels, layout, seed=seed + 1)
     steps_per_epoch = len(shapes) // batch_size
     total = epochs * steps_per_epoch
@@ -91,7 +95,11 @@ def train_judge(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
     with tqdm(total=total, disable=not progress, desc="training judge", unit="step") as bar:
         for _ in range(total):
             batch = stream.next_batch(batch_size)
-            _, category, pattern = judge((batch.images + 1.0) * 0.5)
+            images = (batch.images + 1.0) * 0.5
+            # Mirror half the batch: a left-right flipped garment is the same garment.
+            flip = torch.rand(len(images)) < 0.5
+            images[flip] = images[flip].flip(-1)
+            _, category, pattern = judge(images)
             loss = F.cross_entropy(category, batch.labels) + F.cross_entropy(pattern,
                                                                               batch.patterns)
             optimiser.zero_grad(set_to_none=True)

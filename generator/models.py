@@ -137,11 +137,10 @@ def generator_flops_per_image(model: Generator) -> int:
         if isinstance(module, nn.Linear):
             flops += 2 * module.in_features * module.out_features
     side = 4
-    for block in model.blocks:
-        side *= 2
-        conv = block.conv
+    for conv in (m for m in model.modules() if isinstance(m, nn.ConvTranspose2d)):
         # Each input pixel scatters a k x k patch: in_side^2 * k^2 * Cin * Cout MACs.
-        flops += 2 * (side // 2) ** 2 * 16 * conv.in_channels * conv.out_channels
+        flops += 2 * side**2 * 16 * conv.in_channels * conv.out_channels
+        side *= 2
     out = model.out_conv
     flops += 2 * config.resolution**2 * 9 * out.in_channels * out.out_channels
     return flops

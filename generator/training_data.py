@@ -63,7 +63,7 @@ class RenderStream:
                             self.layout, rng, self.resolution)
 
     def state(self) -> dict[str, Any]:
-        return self.rng.bit_generator.state
+        return dict(self.rng.bit_generator.state)
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state

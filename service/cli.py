@@ -17,9 +17,12 @@ from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
+from pigen.service.campaign_cli import campaign_app  # noqa: E402
 from pigen.service.cli_support import fail, load_settings, open_database  # noqa: E402
+from pigen.service.experiments_cli import experiment_app  # noqa: E402
 from pigen.service.generator_cli import generator_app  # noqa: E402
 from pigen.service.recsys_cli import recsys_app  # noqa: E402
+from pigen.service.serve_cli import register_serve_commands  # noqa: E402
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -28,7 +31,10 @@ ingest_app = typer.Typer(help="Load catalogs and ratings (CSV or Parquet).", no_
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(recsys_app, name="recsys")
+register_serve_commands(app)  # serve, demo, apikey
 app.add_typer(generator_app, name="generator")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(experiment_app, name="experiment")
 
 
 @db_app.command("upgrade")

@@ -32,15 +32,21 @@ class UserTaste:
 
 def taste_for_user(engine: Engine, user_id: str, n: int = 8, seed: int = 0,
                    diversity: float = 1.0,
-                   model: tuple[ModelVersionInfo, ALSRecommender] | None = None) -> UserTaste:
-    """Profile ``user_id``'s taste and sample ``n`` conditions (reproducible under ``seed``)."""
+                   model: tuple[ModelVersionInfo, ALSRecommender] | None = None,
+                   attributes: ItemAttributes | None = None) -> UserTaste:
+    """Profile ``user_id``'s taste and sample ``n`` conditions (reproducible under ``seed``).
+
+    ``attributes`` is the catalog seen through ``model``'s item map; a service that
+    holds it (built once per model) saves reading the catalog on every call.
+    """
     version, als = model or load_active_als(engine)
     history = read_user_history(engine, user_id)
     user = resolve_user_factor(als, user_id, history.item_ids, history.values,
                                has_newer=history.newer_than(
                                    int(version.metrics.get("trained_until", 0))))
-    items = read_items_frame(engine)
-    attributes = ItemAttributes.from_frame(items, als.items, catalog_layout(items))
+    if attributes is None:
+        items = read_items_frame(engine)
+        attributes = ItemAttributes.from_frame(items, als.items, catalog_layout(items))
     if user.source == "prior":
         # Nothing known about this user: the population's mix, not a caricature of it.
         profile = population_profile(als.item_counts.astype(float), attributes)

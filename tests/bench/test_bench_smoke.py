@@ -22,6 +22,9 @@ CASES = {
                         ["ratio pipeline / bare fit", "recommend, one user"]),
     "recsys_movielens": (["recsys_movielens.py", "--quick"], ["plain implicit", "popularity"]),
     "taste_recovery": (["taste_recovery.py", "--quick"], ["mean gap closed", "oracle"]),
+    "generator_throughput": (["generator_throughput.py", "--quick", "--no-compile"],
+                             ["matmul peak", "images/s by batch size", "best at batch 64"]),
+    "service_load": (["service_load.py", "--quick"], ["batched / per request"]),
 }
 
 

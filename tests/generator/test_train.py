@@ -75,3 +75,11 @@ def test_bf16_training_on_cuda(fashion_slice, layout) -> None:
     assert state.autocast
     metrics = [train_step(state) for _ in range(3)]
     assert all(np.isfinite(m["loss_d"]) for m in metrics)
+
+
+def test_64px_models_train_too(fashion_slice, layout) -> None:
+    """Users' own catalogs may want 64x64: the renders are upscaled to match."""
+    shapes, labels = fashion_slice
+    state = build_training(GeneratorConfig.tiny(resolution=64), layout, shapes, labels)
+    assert state.stream.next_batch(2).images.shape == (2, 3, 64, 64)
+    assert np.isfinite(train_step(state)["loss_d"])

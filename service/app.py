@@ -1,0 +1,155 @@
+"""The HTTP service: ``create_app(settings)`` builds one app; nothing happens at import.
+
+Settings are validated when the app is created; the lifespan migrates the
+database, loads the catalog and the active models once, sets the generator's
+threads and starts the micro-batcher. Routers are listed in :data:`ROUTERS`,
+one line per resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from pigen.data.settings import Settings, get_settings
+from pigen.service.api import (
+    campaigns,
+    events,
+    experiments,
+    generate,
+    health,
+    images,
+    interactions,
+    items,
+    models,
+    users,
+)
+from pigen.service.image_store import ImageFiles
+from pigen.service.imaging import ImageService
+from pigen.service.metrics import ServiceMetrics
+from pigen.service.middleware import BodyLimit, RequestMetrics
+from pigen.service.runtime import ModelsNotReady, Runtime
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent / "web"
+
+#: (router, prefix): every resource of the API. Add yours with one line.
+ROUTERS: list[tuple[APIRouter, str]] = [
+    (health.router, ""),
+    (users.router, "/v1"),
+    (items.router, "/v1"),
+    (images.router, "/v1"),
+    (generate.router, "/v1"),
+    (interactions.router, "/v1"),
+    (models.router, "/v1"),
+    (experiments.router, "/v1"), (experiments.page_router, ""), (events.router, "/v1"),
+    (campaigns.router, "/v1"),
+]
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The pigen API for ``settings`` (default: the environment's ``PIGEN_*``).
+
+    ``engine`` overrides the settings' database (tests pass their own).
+    """
+    settings = settings or get_settings()  # invalid settings fail here, at start-up
+    if engine is None:
+        from pigen.data.database import make_engine
+
+        engine = make_engine(settings.resolved_database_url)
+    metrics = ServiceMetrics()
+    runtime = Runtime(engine, settings)
+    image_service = ImageService(engine, runtime, ImageFiles(settings.images_dir), metrics,
+                                 settings.batch_max_size, settings.batch_max_wait_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(_prepare, engine, settings, runtime)
+        await image_service.batcher.start()
+        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds))
+                     if settings.model_refresh_seconds > 0 else None)
+        try:
+            yield
+        finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+            await image_service.batcher.stop()
+
+    app = FastAPI(title="pigen", version="1", lifespan=lifespan,
+                  summary="Personalised product images from shoppers' ratings.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.runtime = runtime
+    app.state.images = image_service
+    app.state.metrics = metrics
+    for router, prefix in ROUTERS:
+        app.include_router(router, prefix=prefix)
+    _add_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key", "Authorization"])
+    templates = {id(route.endpoint): prefix + route.path
+                 for router, prefix in ROUTERS for route in router.routes
+                 if isinstance(route, APIRoute)}
+    app.add_middleware(RequestMetrics, metrics=metrics, templates=templates)
+    app.mount("/demo", StaticFiles(directory=WEB_DIR, html=True), name="demo")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/demo/")
+
+    return app
+
+
+def _prepare(engine: Engine, settings: Settings, runtime: Runtime) -> None:
+    """Blocking start-up work: schema, generator threads, models."""
+    from pigen.data.migrate import upgrade_database
+
+    upgrade_database(engine)
+    import torch
+
+    torch.set_num_threads(settings.generator_threads)
+    runtime.load()
+
+
+async def _follow_registry(runtime: Runtime, every_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await runtime.refresh()
+        except Exception as error:  # a failed refresh keeps serving the current models
+            log.warning("model refresh failed: %s", error)
+
+
+def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ModelsNotReady)
+    async def models_not_ready(request: Request, error: ModelsNotReady) -> JSONResponse:
+        return JSONResponse({"detail": f"the service has no models yet: {error}"}, 503,
+                            headers={"Retry-After": "30"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's list of errors, plus one line a person can read.
+        problems = error.errors()
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in problems[:5])
+        return JSONResponse({"detail": jsonable_encoder(problems, exclude={"ctx", "input"}),
+                             "message": message}, 422)

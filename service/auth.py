@@ -1,0 +1,115 @@
+"""API keys: created once (the secret is shown then and never again), stored hashed.
+
+A key looks like ``pgk_<prefix>_<secret>``: the prefix (8 hex) finds the row by an
+indexed lookup, the SHA-256 of the whole key is compared in constant time. Keys
+are 160 random bits, so a plain (unsalted, fast) hash is enough: there is no
+dictionary to attack. Scopes are ordered, each granting the ones before it:
+``read`` < ``write`` < ``admin``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from pigen.data.database import session_scope
+from pigen.data.schema import API_KEY_SCOPES, ApiKey, utcnow
+
+KEY_PATTERN = re.compile(r"^pgk_([0-9a-f]{8})_([A-Za-z0-9_-]{20,64})$")
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """A key as listed: never the secret."""
+
+    id: int
+    prefix: str
+    name: str
+    scope: str
+    created_at: datetime
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is: the key's name and scope."""
+
+    name: str
+    scope: str
+
+    def allows(self, needed: str) -> bool:
+        return scope_allows(self.scope, needed)
+
+
+def scope_allows(granted: str, needed: str) -> bool:
+    """Whether a key of scope ``granted`` may do what needs ``needed``."""
+    return API_KEY_SCOPES.index(granted) >= API_KEY_SCOPES.index(needed)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(engine: Engine, scope: str, name: str = "") -> tuple[str, ApiKeyInfo]:
+    """Store a new key; returns (the key itself — show it once —, its listing)."""
+    if scope not in API_KEY_SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(API_KEY_SCOPES)}, got {scope!r}")
+    with session_scope(engine) as session:
+        while True:  # a prefix collision (1 in 4 billion per key) just draws again
+            prefix = secrets.token_hex(4)
+            if session.scalars(select(ApiKey.id).where(ApiKey.prefix == prefix)).first() is None:
+                break
+        key = f"pgk_{prefix}_{secrets.token_urlsafe(20)}"
+        row = ApiKey(prefix=prefix, key_hash=hash_key(key), name=name, scope=scope)
+        session.add(row)
+        session.flush()
+        return key, _info(row)
+
+
+def list_api_keys(engine: Engine) -> list[ApiKeyInfo]:
+    with session_scope(engine) as session:
+        return [_info(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+
+def revoke_api_key(engine: Engine, prefix: str) -> bool:
+    """Revoke the key with this prefix; False when there is none (or it was revoked)."""
+    with session_scope(engine) as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).one_or_none()
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utcnow()
+        return True
+
+
+def verify_api_key(engine: Engine, key: str, static_keys: Iterable[str] = ()) -> Principal | None:
+    """The principal of ``key``, or None when it is unknown, malformed or revoked.
+
+    ``static_keys`` (settings ``PIGEN_API_KEYS``) carry every scope.
+    """
+    for static in static_keys:
+        if hmac.compare_digest(static.encode(), key.encode()):
+            return Principal("static", "admin")
+    match = KEY_PATTERN.match(key)
+    if match is None:
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(ApiKey.key_hash, ApiKey.name, ApiKey.scope, ApiKey.revoked_at)
+            .where(ApiKey.prefix == match.group(1))).one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_hash, hash_key(key)):
+        return None
+    return Principal(row.name, row.scope)
+
+
+def _info(row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(row.id, row.prefix, row.name, row.scope, row.created_at,
+                      row.revoked_at is not None)

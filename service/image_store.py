@@ -1,0 +1,176 @@
+"""Generated images: opaque ids, provenance rows, and the PNG cache on disk.
+
+An image id is a hash of everything that decides the image — the shopper, the
+model versions, the condition vector and the seed — so the same request always
+names the same image, and the image is made once: the row is inserted with
+"insert or ignore" on its unique ``content_key`` and the file is written to a
+temporary name and renamed into place (two writers of one id write identical
+bytes, and a reader never sees half a file). Request values never reach a file
+path: paths are built from validated hex ids only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pigen.data.conditions import ConditionVector
+from pigen.data.schema import GeneratedImage, User
+
+IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def image_id_for(user_id: str | None, versions: dict[str, int | None],
+                 condition: ConditionVector, seed: int) -> str:
+    """The opaque id (32 hex) of the image these inputs make."""
+    payload = json.dumps({"user": user_id, "versions": versions, "seed": int(seed),
+                          "condition": condition.to_dict()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def valid_image_id(image_id: str) -> bool:
+    return IMAGE_ID.fullmatch(image_id) is not None
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image's provenance: enough to make it again."""
+
+    image_id: str
+    user_id: str | None  # external id; None for merchandisers' explicit conditions
+    als_version: int | None
+    generator_version: int
+    condition: ConditionVector
+    seed: int
+    source: str | None  # "model" | "folded" | "prior"; None for explicit conditions
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """A provenance row as read back for generation."""
+
+    image_id: str
+    generator_version: int
+    condition: dict[str, Any]
+    seed: int
+    path: str | None
+
+
+def record_images(engine: Engine, records: list[ImageRecord]) -> None:
+    """Insert provenance rows; ids already stored are left as they are."""
+    if not records:
+        return
+    with engine.begin() as connection:
+        known = [r.user_id for r in records if r.user_id is not None]
+        user_pks: dict[str, int] = dict(connection.execute(
+            select(User.external_id, User.id).where(User.external_id.in_(set(known)))).all()
+        ) if known else {}
+        rows = [{
+            "content_key": r.image_id,
+            "user_id": user_pks.get(r.user_id) if r.user_id is not None else None,
+            "recsys_version_id": r.als_version,
+            "generator_version_id": r.generator_version,
+            "condition": r.condition.to_dict(),
+            "seed": r.seed,
+            "source": r.source,
+            "path": None,
+        } for r in records]
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        table = GeneratedImage.__table__
+        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["content_key"])
+        connection.execute(statement, rows)
+
+
+def find_image(engine: Engine, image_id: str) -> StoredImage | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(GeneratedImage.generator_version_id, GeneratedImage.condition,
+                   GeneratedImage.seed, GeneratedImage.path)
+            .where(GeneratedImage.content_key == image_id)).one_or_none()
+    if row is None or row.generator_version_id is None:
+        return None
+    return StoredImage(image_id, int(row.generator_version_id), dict(row.condition),
+                       int(row.seed), row.path)
+
+
+def mark_generated(engine: Engine, paths: dict[str, Path]) -> None:
+    """Record where images were written (one statement per batch, not per image)."""
+    if not paths:
+        return
+    with engine.begin() as connection:
+        connection.execute(
+            update(GeneratedImage)
+            .where(GeneratedImage.content_key == bindparam("key"),
+                   GeneratedImage.path.is_(None))
+            .values(path=bindparam("file")),
+            [{"key": key, "file": str(path)} for key, path in paths.items()])
+
+
+class ImageFiles:
+    """Canonical PNGs under ``root/<id[:2]>/<id>.png`` plus a small in-memory LRU."""
+
+    def __init__(self, root: Path, memory_items: int = 1024) -> None:
+        self.root = root
+        self._memory: OrderedDict[tuple[str, str, int | None], bytes] = OrderedDict()
+        self._memory_items = memory_items
+
+    def path_of(self, image_id: str) -> Path:
+        if not valid_image_id(image_id):  # the only way a request value nears a path
+            raise ValueError(f"not an image id: {image_id!r}")
+        return self.root / image_id[:2] / f"{image_id}.png"
+
+    def read(self, image_id: str) -> bytes | None:
+        path = self.path_of(image_id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, image_id: str, png: bytes) -> Path:
+        path = self.path_of(image_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp.write_bytes(png)
+        os.replace(tmp, path)  # atomic; a concurrent writer of this id wrote the same bytes
+        return path
+
+    def remembered(self, key: tuple[str, str, int | None]) -> bytes | None:
+        data = self._memory.get(key)
+        if data is not None:
+            self._memory.move_to_end(key)
+        return data
+
+    def remember(self, key: tuple[str, str, int | None], data: bytes) -> None:
+        self._memory[key] = data
+        while len(self._memory) > self._memory_items:
+            self._memory.popitem(last=False)
+
+
+def pixels_of(png: bytes) -> np.ndarray:
+    """(R, R, 3) uint8 of a canonical PNG."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as picture:
+        return np.asarray(picture.convert("RGB"))
+
+
+def encode_variant(png: bytes, fmt: str, size: int | None) -> bytes:
+    """The canonical PNG as ``fmt`` ("png" | "webp"), upscaled to ``size`` when given."""
+    from pigen.generator.encode import png_bytes, webp_bytes
+
+    if fmt == "png" and size is None:
+        return png
+    pixels = pixels_of(png)
+    return png_bytes(pixels, size) if fmt == "png" else webp_bytes(pixels, size)

@@ -1,0 +1,207 @@
+"""Personalised images, end to end: taste -> conditions -> ids and rows -> batched pixels.
+
+Listing images is cheap and never waits for the generator: it samples the
+conditions, records one provenance row per image and returns URLs. Pixels are
+made when a URL is first fetched, through the micro-batcher, so concurrent
+shoppers' images share generator forwards; after that they come from disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Engine
+
+from pigen.data.conditions import ConditionVector, one_hot
+from pigen.recsys.condition_sampling import sample_seeds
+from pigen.service.batching import MicroBatcher
+from pigen.service.image_store import (
+    ImageFiles,
+    ImageRecord,
+    encode_variant,
+    find_image,
+    image_id_for,
+    mark_generated,
+    record_images,
+    valid_image_id,
+)
+from pigen.service.metrics import ServiceMetrics
+from pigen.service.runtime import ModelSet, Runtime
+from pigen.service.taste import UserTaste, taste_for_user
+
+#: One image to make: (image id, condition vector (D,) float32, seed).
+Job = tuple[str, np.ndarray, int]
+#: Listed images whose making is remembered in memory (id -> 60 bytes and a small array).
+LISTED_KEPT = 50_000
+
+
+@dataclass(frozen=True)
+class MadeImage:
+    """A listed image: its record and the colour name its condition was drawn as."""
+
+    record: ImageRecord
+    colour_name: str | None
+
+
+@dataclass(frozen=True)
+class UserImages:
+    taste: UserTaste
+    model_set: ModelSet
+    images: tuple[MadeImage, ...]
+
+
+class ImageService:
+    """Lists images for shoppers and merchandisers, and serves their bytes."""
+
+    def __init__(self, engine: Engine, runtime: Runtime, files: ImageFiles,
+                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float) -> None:
+        self.engine = engine
+        self.runtime = runtime
+        self.files = files
+        self.metrics = metrics
+        self.batcher: MicroBatcher[Job, bytes] = MicroBatcher(
+            self._generate_batch, batch_max_size, batch_max_wait_ms,
+            on_batch=metrics.observe_batch)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._listed: OrderedDict[str, tuple[int, np.ndarray, int]] = OrderedDict()
+        self._listed_lock = threading.Lock()  # listing runs in the thread pool
+
+    # -- listing (blocking: routes run these in the thread pool) -------------------------
+
+    def images_for_user(self, user_id: str, n: int, seed: int, diversity: float,
+                        generator_version: int | None = None) -> UserImages:
+        """``n`` images drawn from the shopper's taste (the popularity prior when unknown).
+
+        ``generator_version`` pins another registered generator (an experiment's
+        variant); ``LookupError`` if there is no such version.
+        """
+        model_set = self.runtime.current  # one set for the whole request
+        versions = dict(model_set.versions)
+        if generator_version is not None and generator_version != versions["generator"]:
+            self.runtime.generator_for(generator_version)  # fail now, not at the first fetch
+            versions["generator"] = generator_version
+        taste = taste_for_user(self.engine, user_id, n, seed, diversity,
+                               model=(model_set.als_version, model_set.als),
+                               attributes=model_set.attributes)
+        made = []
+        for sample in taste.samples:
+            record = ImageRecord(
+                image_id_for(user_id, versions, sample.condition, sample.seed),
+                user_id, model_set.als_version.id, versions["generator"],
+                sample.condition, sample.seed, taste.source)
+            made.append(MadeImage(record, sample.colour_name))
+        record_images(self.engine, [m.record for m in made])
+        self._remember_listed(made)
+        return UserImages(taste, model_set, tuple(made))
+
+    def explicit_images(self, conditions: Sequence[tuple[str, tuple[float, float, float], str,
+                                                         int, int]]) -> list[MadeImage]:
+        """Images of given (category, rgb, pattern, seed, n): n seeds hashed from each seed.
+
+        ``ValueError`` names an unknown category or pattern.
+        """
+        model_set = self.runtime.current
+        layout = model_set.generator.layout
+        versions: dict[str, int | None] = {"als": None,
+                                           "generator": model_set.generator_version.id}
+        made = []
+        for category, rgb, pattern, seed, n in conditions:
+            vector = one_hot(layout, category, rgb, pattern)
+            for image_seed in sample_seeds(seed, n):
+                record = ImageRecord(image_id_for(None, versions, vector, int(image_seed)), None,
+                                     None, model_set.generator_version.id, vector,
+                                     int(image_seed), None)
+                made.append(MadeImage(record, None))
+        record_images(self.engine, [m.record for m in made])
+        self._remember_listed(made)
+        return made
+
+    # -- bytes ---------------------------------------------------------------------------
+
+    async def image_bytes(self, image_id: str, fmt: str, size: int | None) -> bytes | None:
+        """The image in ``fmt`` at ``size`` (None: native); None when no such image exists."""
+        if not valid_image_id(image_id):
+            return None
+        key = (image_id, fmt, size)
+        data = self.files.remembered(key)
+        if data is not None:
+            self.metrics.image_cache.labels("memory").inc()
+            return data
+        png = await self.canonical_png(image_id)
+        if png is None:
+            return None
+        data = png if (fmt == "png" and size is None) else await asyncio.to_thread(
+            encode_variant, png, fmt, size)
+        self.files.remember(key, data)
+        return data
+
+    async def canonical_png(self, image_id: str) -> bytes | None:
+        """The native-size PNG: from disk, or made once (concurrent askers share one make)."""
+        # A canonical PNG is ~1 KB: reading it on the loop costs less than a thread hop.
+        png = self.files.read(image_id)
+        if png is not None:
+            self.metrics.image_cache.labels("disk").inc()
+            return png
+        lock = self._locks.setdefault(image_id, asyncio.Lock())
+        try:
+            async with lock:
+                if lock is not self._locks.get(image_id):
+                    # Another request held this lock and finished: the image is likely
+                    # on disk now (if that request failed, we make it ourselves).
+                    png = self.files.read(image_id)
+                    if png is not None:
+                        self.metrics.image_cache.labels("disk").inc()
+                        return png
+                with self._listed_lock:
+                    job = self._listed.get(image_id)
+                if job is None:  # listed by another process, or before a restart
+                    stored = await asyncio.to_thread(find_image, self.engine, image_id)
+                    if stored is None:
+                        return None
+                    job = (stored.generator_version, _condition_array(stored.condition),
+                           stored.seed)
+                self.metrics.image_cache.labels("miss").inc()
+                generator_version, condition, seed = job
+                return await self.batcher.submit(generator_version, (image_id, condition, seed))
+        finally:
+            if not lock.locked() and self._locks.get(image_id) is lock:
+                del self._locks[image_id]
+
+    def _remember_listed(self, made: Sequence[MadeImage]) -> None:
+        """Keep what makes each listed image, so its first fetch needs no database read."""
+        with self._listed_lock:
+            for image in made:
+                record = image.record
+                self._listed[record.image_id] = (record.generator_version,
+                                                 record.condition.to_array(), record.seed)
+                self._listed.move_to_end(record.image_id)
+            while len(self._listed) > LISTED_KEPT:
+                self._listed.popitem(last=False)
+
+    def _generate_batch(self, generator_version: Hashable, jobs: Sequence[Job]) -> list[bytes]:
+        """One forward for ``jobs``, in the batcher's thread: pixels -> PNG -> disk -> rows.
+
+        Encoding, writing and the provenance update happen here, once per batch, so
+        the event loop only routes bytes back.
+        """
+        from pigen.generator.encode import png_bytes
+        from pigen.generator.sampling import sample, to_uint8
+
+        assert isinstance(generator_version, int)
+        generator = self.runtime.generator_for(generator_version)
+        conditions = np.stack([condition for _, condition, _ in jobs])  # (N, D)
+        pixels = to_uint8(sample(generator.model, conditions, [seed for _, _, seed in jobs]))
+        pngs = [png_bytes(image) for image in pixels]  # (R, R, 3) uint8 each
+        paths = {image_id: self.files.write(image_id, png)
+                 for (image_id, _, _), png in zip(jobs, pngs, strict=True)}
+        mark_generated(self.engine, paths)
+        return pngs
+
+
+def _condition_array(condition: dict[str, object]) -> np.ndarray:
+    return ConditionVector.from_dict(condition).to_array()

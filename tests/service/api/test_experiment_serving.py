@@ -1,0 +1,59 @@
+"""Image requests inside a running experiment: served per variant, exposure logged once."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from pigen.service.experiments import store
+from pigen.service.experiments.assignment import Variant
+
+USERS = [f"shopper-{u:03d}" for u in range(30)]
+
+
+def _start(engine: Engine, control: dict, treatment: dict) -> None:
+    store.create_experiment(engine, "imagery", [Variant("control", 0.5, control),
+                                                Variant("personalized", 0.5, treatment)],
+                            salt="fixed")
+    store.start_experiment(engine, "imagery")
+
+
+def test_each_shopper_is_served_their_variant(client: TestClient, store_engine: Engine) -> None:
+    _start(store_engine, {"mode": "catalog"}, {"mode": "generated", "diversity": 0.0})
+    seen = {}
+    for user in USERS:
+        body = client.get(f"/v1/users/{user}/images", params={"n": 2}).json()
+        variant = body["variant"]
+        seen[user] = variant
+        if variant == "imagery:control":
+            assert body["images"] == [] and len(body["catalog_items"]) == 2
+        else:
+            assert variant == "imagery:personalized"
+            assert len(body["images"]) == 2 and body["catalog_items"] is None
+            # diversity 0 from the variant: both images share the favourite condition
+            first, second = (i["condition"] for i in body["images"])
+            assert first["category"] == second["category"]
+    assert set(seen.values()) == {"imagery:control", "imagery:personalized"}
+    # Sticky: asking again gives every shopper the same variant.
+    for user in USERS[:5]:
+        assert client.get(f"/v1/users/{user}/images").json()["variant"] == seen[user]
+
+
+def test_exposure_is_logged_once_per_shopper(client: TestClient, store_engine: Engine) -> None:
+    _start(store_engine, {"mode": "catalog"}, {"mode": "generated"})
+    for _ in range(3):
+        for user in USERS[:10]:
+            assert client.get(f"/v1/users/{user}/images").status_code == 200
+    experiment = store.get_experiment(store_engine, "imagery")
+    exposures = store.load_exposures(store_engine, experiment.id)
+    assert sorted(e.user_id for e in exposures) == sorted(USERS[:10])
+
+
+def test_outside_any_running_experiment_nothing_is_logged(client: TestClient,
+                                                          store_engine: Engine) -> None:
+    store.create_experiment(store_engine, "draft-only",
+                            [Variant("a", 0.5, {}), Variant("b", 0.5, {})], salt="s")
+    body = client.get(f"/v1/users/{USERS[0]}/images").json()
+    assert body["variant"] is None and len(body["images"]) == 4
+    experiment = store.get_experiment(store_engine, "draft-only")
+    assert store.load_exposures(store_engine, experiment.id) == []

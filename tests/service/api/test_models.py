@@ -1,0 +1,99 @@
+"""Model versions over the API, and hot swaps that drop no request."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from pigen.data.model_registry import activate_model_version, active_model_version
+from pigen.recsys.config import ALSConfig
+from pigen.service.auth import create_api_key
+from pigen.service.generator_jobs import ensure_generator_version
+from pigen.service.recsys_jobs import train_and_register
+from tests.service.api.conftest import tiny_generator
+
+
+def second_als(engine: Engine, tmp_path: Path) -> tuple[int, int]:
+    """(old, new) ALS version ids; the old one stays active."""
+    old = active_model_version(engine, "als")
+    assert old is not None
+    new = train_and_register(engine, tmp_path / "models2", ALSConfig(factors=6, iterations=3))
+    activate_model_version(engine, old.id)
+    return old.id, new.id
+
+
+def test_list_models(client: TestClient) -> None:
+    body = client.get("/v1/models").json()
+    assert set(body["serving"]) == {"als", "generator"}
+    kinds = {v["kind"] for v in body["versions"]}
+    assert kinds == {"als", "generator"}
+    assert all(v["serving"] == (body["serving"][v["kind"]] == v["id"]) for v in body["versions"])
+    assert all("/" not in v["file"] for v in body["versions"])  # no server paths leak
+
+
+def test_activate_errors(client: TestClient, store_engine: Engine) -> None:
+    admin = {"X-API-Key": create_api_key(store_engine, "admin")[0]}
+    assert client.post("/v1/models", json={"id": 999}, headers=admin).status_code == 404
+    assert client.post("/v1/models", json={"id": 0}, headers=admin).status_code == 422
+    assert client.post("/v1/models", json={}, headers=admin).status_code == 422
+
+
+def test_hot_swap_under_concurrent_requests(make_client, store_engine: Engine,
+                                            tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    old, new = second_als(store_engine, tmp_path)
+    client = make_client()
+    admin = {"X-API-Key": create_api_key(store_engine, "admin")[0]}
+    assert client.get("/v1/models").json()["serving"]["als"] == old
+
+    def shop(k: int) -> tuple[int, set[int | None]]:
+        response = client.get(f"/v1/users/shopper-{k % 30:03d}/images",
+                              params={"n": 2, "seed": k})
+        versions = {i["model_versions"]["als"] for i in response.json().get("images", [])}
+        return response.status_code, versions
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(shop, k) for k in range(60)]
+        time.sleep(0.05)
+        swap = client.post("/v1/models", json={"id": new}, headers=admin)
+        futures += [pool.submit(shop, k) for k in range(60, 80)]
+        results = [f.result() for f in futures]
+    assert swap.status_code == 200, swap.text
+    assert swap.json()["serving"]["als"] == new
+    assert all(status == 200 for status, _ in results)  # nothing dropped
+    assert all(len(versions) == 1 for _, versions in results)  # one model per request
+    assert {v for _, versions in results for v in versions} <= {old, new}
+    assert shop(1000)[1] == {new}
+    assert active_model_version(store_engine, "als").id == new
+
+
+def test_generator_swap_keeps_serving_images_of_the_old_one(
+        make_client, store_engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client = make_client()
+    admin = {"X-API-Key": create_api_key(store_engine, "admin")[0]}
+    listed = client.get("/v1/users/shopper-001/images", params={"n": 2}).json()["images"]
+    old_generator = listed[0]["model_versions"]["generator"]
+    weights = tiny_generator(tmp_path / "g2.safetensors")
+    new_version = ensure_generator_version(store_engine, weights)
+    assert client.post("/v1/models", json={"id": new_version.id}, headers=admin).status_code == 200
+    # Listed before the swap, fetched after: made by the generator its row names.
+    assert client.get(listed[0]["url"]).status_code == 200
+    relisted = client.get("/v1/users/shopper-001/images", params={"n": 2}).json()["images"]
+    assert relisted[0]["model_versions"]["generator"] == new_version.id != old_generator
+    assert relisted[0]["image_id"] != listed[0]["image_id"]
+    assert client.get(relisted[0]["url"]).status_code == 200
+
+
+def test_replicas_follow_the_registry(make_client, store_engine: Engine,
+                                      tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    old, new = second_als(store_engine, tmp_path)
+    client = make_client(model_refresh_seconds=0.1)
+    assert client.get("/v1/models").json()["serving"]["als"] == old
+    activate_model_version(store_engine, new)  # e.g. `pigen recsys activate` elsewhere
+    deadline = time.monotonic() + 10
+    while client.get("/v1/models").json()["serving"]["als"] != new:
+        assert time.monotonic() < deadline, "the server did not follow the registry"
+        time.sleep(0.1)

@@ -1,0 +1,71 @@
+"""``POST /v1/campaigns`` and ``GET /v1/campaigns/{id}`` over the tribes store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.service.api.conftest import api_settings
+
+KEY = {"X-API-Key": "campaign-secret"}
+
+
+@pytest.fixture
+def client(sqlite_store: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    from pigen.service.app import create_app
+
+    settings = api_settings(tmp_path, str(sqlite_store.url), api_keys=["campaign-secret"])
+    with TestClient(create_app(settings, engine=sqlite_store)) as client:
+        yield client
+
+
+def wait_until_done(client: TestClient, campaign_id: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/v1/campaigns/{campaign_id}").json()
+        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.1)
+
+
+def test_create_runs_and_reports_progress(client: TestClient, tmp_path: Path) -> None:
+    created = client.post("/v1/campaigns", headers=KEY, json={
+        "name": "bags", "segment": {"kind": "rated_category", "category": "Bag"},
+        "images_per_user": 2, "shard_size": 4, "output": "bags-spring"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["users"] == 11 and body["images"] == 22
+    assert body["progress"]["shards_total"] == 3
+    assert body["output_dir"] == str(tmp_path / "var" / "campaigns" / "bags-spring")
+    done = wait_until_done(client, body["id"])
+    assert done["status"] == "completed", done
+    assert done["progress"]["images_done"] == 22 and done["progress"]["fraction"] == 1.0
+    assert Path(done["manifest"]).is_file() and Path(done["contact_sheet"]).is_file()
+
+
+def test_create_without_start_waits(client: TestClient) -> None:
+    body = client.post("/v1/campaigns", headers=KEY, json={
+        "name": "later", "segment": {"kind": "ids", "user_ids": ["a1", "b2"]},
+        "start": False}).json()
+    time.sleep(0.2)
+    again = client.get(f"/v1/campaigns/{body['id']}").json()
+    assert again["status"] == "created" and again["progress"]["images_done"] == 0
+
+
+def test_errors(client: TestClient) -> None:
+    bad = {"name": "x", "segment": {"kind": "rated_category", "category": "Hat"}}
+    assert client.post("/v1/campaigns", json=bad).status_code == 401
+    answer = client.post("/v1/campaigns", headers=KEY, json=bad)
+    assert answer.status_code == 422 and "no item has category 'Hat'" in answer.json()["detail"]
+    shape = client.post("/v1/campaigns", headers=KEY,
+                        json={"name": "x", "segment": {"kind": "top_active", "n": 0}})
+    assert shape.status_code == 422
+    escape = client.post("/v1/campaigns", headers=KEY,
+                         json={"name": "x", "segment": {"kind": "all"}, "output": "../../etc"})
+    assert escape.status_code == 422
+    assert client.get("/v1/campaigns/99").status_code == 404

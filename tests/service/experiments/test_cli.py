@@ -1,0 +1,83 @@
+"""``pigen experiment ...`` end to end on a SQLite file under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pigen.data.settings import get_settings
+from pigen.service.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_help_stays_light() -> None:
+    code = ("import sys, pigen.service.cli; "
+            "heavy = [m for m in ('pandas', 'torch', 'implicit', 'sqlalchemy', 'scipy', "
+            "'matplotlib') if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "experiment" in runner.invoke(app, ["--help"]).output
+
+
+def test_create_start_report_stop(tmp_path: Path) -> None:
+    created = runner.invoke(app, [
+        "experiment", "create", "hero", "--variant", 'control=1:{"mode": "catalog"}',
+        "--variant", "personalized=1", "--description", "photo vs generated"])
+    assert created.exit_code == 0, created.output
+    assert "control 50%, personalized 50%" in created.output
+    assert runner.invoke(app, ["experiment", "create", "hero", "-v", "a=1", "-v", "b=1"]
+                         ).exit_code == 1
+    assert runner.invoke(app, ["experiment", "start", "hero"]).exit_code == 0
+
+    from pigen.service.cli_support import open_database
+    from pigen.service.experiments import store
+
+    engine = open_database()
+    info = store.get_experiment(engine, "hero")
+    for k in range(30):
+        user = f"u{k}"
+        store.log_exposure(engine, info.id, user, info.design.variant_of(user).name)
+        if k % 3 == 0:  # received now, after the exposure
+            store.record_event(engine, store.NewEvent(f"e{k}", user, "purchase", value=10.0))
+    table = runner.invoke(app, ["experiment", "report", "hero", "--plot", "hero.png"])
+    assert table.exit_code == 0, table.output
+    assert "sample ratio check" in table.output and (tmp_path / "hero.png").exists()
+    as_json = runner.invoke(app, ["experiment", "report", "hero", "--json", "--cuped"])
+    assert as_json.exit_code == 0, as_json.output
+    results = json.loads(as_json.stdout)
+    assert sum(a["conversions"] for a in results["arms"]) == 10
+    assert Path(results["plot"]).exists()
+    assert runner.invoke(app, ["experiment", "coverage", "hero", "0.5"]).exit_code == 0
+    assert runner.invoke(app, ["experiment", "stop", "hero"]).exit_code == 0
+    listing = runner.invoke(app, ["experiment", "list"])
+    assert "hero" in listing.output and "stopped" in listing.output and "50%" in listing.output
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["experiment", "create", "x", "-v", "a=1"], 2),                 # one variant
+    (["experiment", "create", "x", "-v", "a=1", "-v", "b=oops"], 2),  # bad weight
+    (["experiment", "create", "Bad Key", "-v", "a=1", "-v", "b=1"], 2),
+    (["experiment", "start", "missing"], 1),
+    (["experiment", "report", "missing"], 1),
+    (["experiment", "coverage", "missing", "2"], 2),
+])
+def test_bad_input_exits_nonzero(args: list[str], code: int) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output

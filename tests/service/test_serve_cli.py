@@ -1,0 +1,63 @@
+"""``pigen apikey`` and ``pigen demo --check`` end to end on a SQLite file under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pigen.data.settings import get_settings
+from pigen.service.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_apikey_create_list_revoke() -> None:
+    from pigen.service.auth import verify_api_key
+    from pigen.service.cli_support import open_database
+
+    created = runner.invoke(app, ["apikey", "create", "--scope", "write", "--name", "shop"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[0]
+    assert key.startswith("pgk_")
+    assert verify_api_key(open_database(), key).scope == "write"
+    prefix = key.split("_")[1]
+    listed = runner.invoke(app, ["apikey", "list"]).output
+    assert prefix in listed and "write" in listed and "shop" in listed and key not in listed
+    assert runner.invoke(app, ["apikey", "revoke", prefix]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["apikey", "list"]).output
+    assert runner.invoke(app, ["apikey", "revoke", prefix]).exit_code == 1
+    assert runner.invoke(app, ["apikey", "create", "--scope", "root"]).exit_code == 2
+    assert verify_api_key(open_database(), key) is None
+
+
+def test_help_lists_the_service_commands() -> None:
+    output = runner.invoke(app, ["--help"]).output
+    assert "serve" in output and "demo" in output and "apikey" in output
+
+
+@pytest.mark.slow
+def test_demo_check_builds_trains_serves_and_exits(tmp_path: Path) -> None:
+    from tests.service.api.conftest import tiny_generator
+
+    weights = tiny_generator(tmp_path / "g.safetensors")
+    args = ["demo", "--check", "--items", "60", "--shoppers", "40", "--ratings-per-shopper",
+            "10", "--generator", str(weights)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "demo storefront OK" in first.output and "PNG" in first.output
+    second = runner.invoke(app, args)  # everything exists now: nothing rebuilt
+    assert second.exit_code == 0, second.output
+    assert "already there" in second.output and "ALS version 1 active" in second.output
