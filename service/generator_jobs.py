@@ -26,19 +26,28 @@ def ensure_generator_version(engine: Engine, weights: Path | None = None) -> Mod
     Registering is idempotent per file: a second call with the same weights returns
     the existing row instead of adding another.
     """
-    from pigen.generator.checkpoint import load_generator
+    from pigen.generator.checkpoint import file_sha256, load_generator
     from pigen.generator.shipped import SHIPPED_GENERATOR
 
     active = active_model_version(engine, MODEL_KIND)
-    if active is not None and weights is None:
-        return active
     path = (weights or SHIPPED_GENERATOR).resolve()
+    digest = file_sha256(path) if path.is_file() else None
+    if active is not None and weights is None and (
+            active.path.resolve() != path or active.config.get("sha256") == digest):
+        return active
     for version in list_model_versions(engine, MODEL_KIND):
-        if version.path.resolve() == path:
+        # Same file *and* same bytes: new weights at an old path (an upgraded pigen's
+        # shipped file) are a new version, so images cached under the old id stay
+        # the old model's.
+        if version.path.resolve() == path and version.config.get("sha256") == digest:
             return version
     loaded = load_generator(path)  # validates the file before it is registered
     config = {"generator": loaded.config.to_dict(), "layout": loaded.layout.to_dict(),
               "sha256": loaded.sha256}
+    if active is not None and active.path.resolve() == path:
+        # The active version's file changed under it: the new bytes take over.
+        return register_model_version(engine, MODEL_KIND, path, config, loaded.metrics,
+                                      activate=True)
     return register_model_version(engine, MODEL_KIND, path, config, loaded.metrics,
                                   activate=active is None)
 

@@ -97,3 +97,26 @@ def test_replicas_follow_the_registry(make_client, store_engine: Engine,
     while client.get("/v1/models").json()["serving"]["als"] != new:
         assert time.monotonic() < deadline, "the server did not follow the registry"
         time.sleep(0.1)
+
+
+def test_new_bytes_at_the_same_path_are_a_new_generator_version(tmp_path, store_engine) -> None:
+    """An upgraded pigen ships new weights at the old path: they must not reuse the old id
+    (images are cached under the version id)."""
+    import torch
+
+    from pigen.data.conditions import ConditionLayout
+    from pigen.generator.checkpoint import save_generator
+    from pigen.generator.config import GeneratorConfig
+    from pigen.generator.models import Generator
+    from pigen.service.generator_jobs import ensure_generator_version
+
+    path = tmp_path / "shipped.safetensors"
+    layout = ConditionLayout.builtin()
+    torch.manual_seed(1)
+    save_generator(Generator(GeneratorConfig.tiny(), layout.size).eval(), layout, path)
+    first = ensure_generator_version(store_engine, path)
+    assert ensure_generator_version(store_engine, path).id == first.id  # idempotent
+    torch.manual_seed(2)
+    save_generator(Generator(GeneratorConfig.tiny(), layout.size).eval(), layout, path)
+    second = ensure_generator_version(store_engine, path)
+    assert second.id != first.id and second.config["sha256"] != first.config["sha256"]
