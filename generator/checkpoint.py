@@ -98,7 +98,9 @@ def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGene
                              f"expected {tuple(expected[key].shape)}")
     model.load_state_dict(state)
     model.eval().requires_grad_(False)
-    model.to(device)
+    # NHWC for every loaded model (1.6x faster on the CPU, what tensor cores want), so
+    # the service, campaigns and the CLI all run the same kernels: same bytes.
+    model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return LoadedGenerator(model, config, layout, path, file_sha256(path), metrics)
 
 
