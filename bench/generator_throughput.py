@@ -78,7 +78,9 @@ def variants(model: Generator, device: torch.device, compile_model: bool
              ) -> dict[str, tuple[torch.nn.Module, bool]]:
     """name -> (module, bf16 autocast?)."""
     out: dict[str, tuple[torch.nn.Module, bool]] = {
-        "eager fp32": (copy.deepcopy(model).to(device).eval(), False),
+        # Loaded models come channels_last; the baseline is plain NCHW.
+        "eager fp32 (NCHW)": (copy.deepcopy(model).to(device).eval().to(
+            memory_format=torch.contiguous_format), False),
         "channels_last": (prepare_for_inference(copy.deepcopy(model).to(device)), False),
     }
     if device.type == "cpu":
@@ -86,7 +88,8 @@ def variants(model: Generator, device: torch.device, compile_model: bool
         warnings.filterwarnings("ignore", message=".*quantize.*")
         quantised = torch.ao.quantization.quantize_dynamic(
             copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
-        out["int8 dynamic (Linear)"] = (quantised.to(memory_format=torch.channels_last), False)
+        out["channels_last + int8 Linear"] = (quantised.to(memory_format=torch.channels_last),
+                                              False)
     out["channels_last + bf16"] = (prepare_for_inference(copy.deepcopy(model).to(device)), True)
     if compile_model:
         out["channels_last + compile"] = (
