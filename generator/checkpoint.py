@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from pigen.data.conditions import ConditionLayout
 from pigen.generator.config import GeneratorConfig
 from pigen.generator.models import Generator
+from pigen.generator.sampling import prepare_for_inference
 
 FORMAT = "pigen-generator/1"
 
@@ -97,10 +98,9 @@ def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGene
             raise ValueError(f"{path}: {key} has shape {tuple(tensor.shape)}, "
                              f"expected {tuple(expected[key].shape)}")
     model.load_state_dict(state)
-    model.eval().requires_grad_(False)
-    # NHWC for every loaded model (1.6x faster on the CPU, what tensor cores want), so
-    # the service, campaigns and the CLI all run the same kernels: same bytes.
-    model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    # Every loaded model is prepared the same way (eval, NHWC), so the service,
+    # campaigns and the CLI all run the same kernels: same bytes.
+    model = prepare_for_inference(model.to(device))
     return LoadedGenerator(model, config, layout, path, file_sha256(path), metrics)
 
 

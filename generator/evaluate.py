@@ -25,10 +25,10 @@ import torch
 from pigen.data.conditions import ConditionLayout
 from pigen.generator.colour import delta_e76, estimate_body_colour
 from pigen.generator.distances import frechet_distance, kernel_inception_distance
-from pigen.generator.judge import Judge, JudgeOutput, judge_images
+from pigen.generator.judge import Judge, judge_images
 from pigen.generator.models import Generator
 from pigen.generator.sampling import sample, to_uint8
-from pigen.generator.training_data import RenderedBatch, draw_colours, render_batch
+from pigen.generator.training_data import draw_colours, render_batch, render_drawn
 
 DIVERSITY_CONDITIONS = 100
 DIVERSITY_SEEDS = 8
@@ -56,8 +56,8 @@ def build_reference(judge: Judge, layout: ConditionLayout, test_shapes: np.ndarr
     order = rng.permutation(len(test_shapes))
     n = min(n, len(order) // 2)
     a_idx, b_idx = order[:n], order[n:2 * n]
-    set_a = _render(test_shapes[a_idx], test_labels[a_idx], layout, rng)
-    set_b = _render(test_shapes[b_idx], test_labels[b_idx], layout, rng)
+    set_a = render_drawn(test_shapes[a_idx], test_labels[a_idx], layout, rng)
+    set_b = render_drawn(test_shapes[b_idx], test_labels[b_idx], layout, rng)
     judged_a = judge_images(judge, _unit(set_a.images))
     judged_b = judge_images(judge, _unit(set_b.images))
     # The blurry baseline: each class's mean shape under A's conditions.
@@ -114,13 +114,6 @@ def class_mean_shapes(shapes: np.ndarray, labels: np.ndarray, n_classes: int) ->
                      for c in range(n_classes)])
 
 
-def _render(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
-            rng: np.random.Generator) -> RenderedBatch:
-    colours = draw_colours(rng, len(shapes), 0.5, 0.08)
-    patterns = rng.integers(layout.n_patterns, size=len(shapes))
-    return render_batch(shapes, labels, colours, patterns, layout, rng)
-
-
 def _real_diversity(judge: Judge, shapes: np.ndarray, labels: np.ndarray,
                     layout: ConditionLayout, rng: np.random.Generator) -> float:
     """Mean pairwise feature distance among real renders of one condition (new shapes)."""
@@ -131,7 +124,7 @@ def _real_diversity(judge: Judge, shapes: np.ndarray, labels: np.ndarray,
         colour = np.repeat(draw_colours(rng, 1, 0.5, 0.08), DIVERSITY_SEEDS, axis=0)
         pattern = np.full(DIVERSITY_SEEDS, int(rng.integers(layout.n_patterns)))
         batch = render_batch(shapes[picks], labels[picks], colour, pattern, layout, rng)
-        distances.append(_mean_pairwise(judge_images(judge, _unit(batch.images))))
+        distances.append(_pairwise(judge_images(judge, _unit(batch.images)).features))
     return float(np.mean(distances))
 
 
@@ -142,10 +135,6 @@ def _generated_diversity(model: Generator, judge: Judge, conditions: np.ndarray,
     judged = judge_images(judge, sample(model, repeated, seeds))
     features = judged.features.reshape(len(conditions), DIVERSITY_SEEDS, -1)
     return float(np.mean([_pairwise(f) for f in features]))
-
-
-def _mean_pairwise(judged: JudgeOutput) -> float:
-    return _pairwise(judged.features)
 
 
 def _pairwise(features: np.ndarray) -> float:

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from pigen.data.conditions import ConditionLayout
-from pigen.generator.training_data import RenderStream, render_batch
+from pigen.generator.training_data import RenderedBatch, RenderStream, render_drawn
 
 FORMAT = "pigen-judge/1"
 FEATURES = 256
@@ -113,14 +113,9 @@ def train_judge(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
 
 
 def render_test_set(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
-                    seed: int):  # type: ignore[no-untyped-def]
-    """Real renders of ``shapes`` with seeded colours and patterns (a RenderedBatch, in order)."""
-    from pigen.generator.training_data import draw_colours
-
-    rng = np.random.default_rng(seed)
-    colours = draw_colours(rng, len(shapes), 0.5, 0.08)
-    patterns = rng.integers(layout.n_patterns, size=len(shapes))
-    return render_batch(shapes, labels, colours, patterns, layout, rng)
+                    seed: int) -> RenderedBatch:
+    """Real renders of ``shapes`` with seeded colours and patterns, in order."""
+    return render_drawn(shapes, labels, layout, np.random.default_rng(seed))
 
 
 def save_judge(judge: Judge, layout: ConditionLayout, path: Path,

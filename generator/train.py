@@ -33,6 +33,7 @@ from pigen.generator.augment import diff_augment
 from pigen.generator.checkpoint import load_checkpoint, save_checkpoint, save_generator
 from pigen.generator.config import GeneratorConfig
 from pigen.generator.device import configure_cpu_threads, resolve_device
+from pigen.generator.grids import save_condition_grid
 from pigen.generator.losses import discriminator_hinge_loss, generator_hinge_loss
 from pigen.generator.models import Discriminator, Generator
 from pigen.generator.training_data import RenderStream, draw_colours
@@ -238,8 +239,6 @@ def train(config: GeneratorConfig, run_dir: Path, shapes: np.ndarray, labels: np
     """
     from tqdm.auto import tqdm
 
-    from pigen.generator.grids import save_condition_grid
-
     configure_cpu_threads(config.num_threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / CHECKPOINT
@@ -269,7 +268,7 @@ def train(config: GeneratorConfig, run_dir: Path, shapes: np.ndarray, labels: np
         if state.step % config.eval_every == 0 or last:
             state.elapsed_s += time.perf_counter() - started
             started = time.perf_counter()
-            row = _evaluate(state, running, evaluator, run_dir, save_condition_grid)
+            row = _evaluate(state, running, evaluator, run_dir)
             running = {"loss_d": [], "loss_g": []}
             bar.write(json.dumps(row))
             started = time.perf_counter()
@@ -294,8 +293,7 @@ def train(config: GeneratorConfig, run_dir: Path, shapes: np.ndarray, labels: np
 
 
 def _evaluate(state: TrainingState, running: dict[str, list[float]],
-              evaluator: Evaluator | None, run_dir: Path,
-              save_grid: Callable[..., Path]) -> dict[str, Any]:
+              evaluator: Evaluator | None, run_dir: Path) -> dict[str, Any]:
     """Metrics row + sample grid from a BN-recalibrated copy of the EMA generator."""
     ema = copy.deepcopy(state.ema)
     recalibrate_batchnorm(ema, state.layout, batches=4)
@@ -303,7 +301,7 @@ def _evaluate(state: TrainingState, running: dict[str, list[float]],
     row.update({k: round(float(np.mean(v)), 4) for k, v in running.items() if v})
     if evaluator is not None:
         row.update(evaluator(ema, state.step))
-    save_grid(ema, state.layout, run_dir / "samples" / f"step-{state.step:06d}.png")
+    save_condition_grid(ema, state.layout, run_dir / "samples" / f"step-{state.step:06d}.png")
     with open(run_dir / METRICS, "a") as handle:
         handle.write(json.dumps(row) + "\n")
     return row

@@ -57,10 +57,8 @@ class RenderStream:
         """Draw shapes (uniformly), colours and patterns; render; return tensors."""
         rng = self.rng
         picks = rng.integers(len(self.shapes), size=batch_size)
-        colours = draw_colours(rng, batch_size, self.palette_fraction, self.colour_jitter)
-        pattern_codes = rng.integers(self.layout.n_patterns, size=batch_size)
-        return render_batch(self.shapes[picks], self.labels[picks], colours, pattern_codes,
-                            self.layout, rng, self.resolution)
+        return render_drawn(self.shapes[picks], self.labels[picks], self.layout, rng,
+                            self.resolution, self.palette_fraction, self.colour_jitter)
 
     def state(self) -> dict[str, Any]:
         return dict(self.rng.bit_generator.state)
@@ -77,6 +75,15 @@ def draw_colours(rng: np.random.Generator, n: int, palette_fraction: float,
     palette = np.clip(anchors + rng.normal(0.0, jitter, (n, 3)), 0.0, 1.0)
     uniform = rng.random((n, 3))
     return np.where(from_palette[:, None], palette, uniform).astype(np.float32)
+
+
+def render_drawn(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
+                 rng: np.random.Generator, resolution: int = 32, palette_fraction: float = 0.5,
+                 colour_jitter: float = 0.08) -> RenderedBatch:
+    """Render given shapes with colours and patterns drawn from ``rng`` (training mix)."""
+    colours = draw_colours(rng, len(shapes), palette_fraction, colour_jitter)
+    pattern_codes = rng.integers(layout.n_patterns, size=len(shapes))
+    return render_batch(shapes, labels, colours, pattern_codes, layout, rng, resolution)
 
 
 def render_batch(shapes: np.ndarray, labels: np.ndarray, colours: np.ndarray,

@@ -85,7 +85,7 @@ def train_command(
     config = generator_config(config_file, overrides)
     train_set = _fashion("train", fashion_mnist)
     layout = ConditionLayout.builtin()
-    evaluator = _training_evaluator(judge_path, layout, config, fashion_mnist)
+    evaluator = _training_evaluator(judge_path, layout, config, train_set, fashion_mnist)
     try:
         result = train(config, run_dir, train_set.images, train_set.labels, layout,
                        resume=resume, evaluator=evaluator)
@@ -100,7 +100,8 @@ def train_command(
         typer.echo(f"registered as generator version {version.id}")
 
 
-def _training_evaluator(judge_path: Path | None, layout, config, fashion_mnist):  # type: ignore[no-untyped-def]
+def _training_evaluator(judge_path: Path | None, layout, config, train_set,  # type: ignore[no-untyped-def]
+                        fashion_mnist):
     """Judge metrics at each evaluation when a judge is available, else None."""
     from pigen.generator.evaluate import build_reference, class_mean_shapes, evaluate_generator
     from pigen.generator.judge import load_judge
@@ -111,7 +112,7 @@ def _training_evaluator(judge_path: Path | None, layout, config, fashion_mnist):
         typer.echo(f"no judge at {path}: training rows will hold losses only")
         return None
     judge, _, _ = load_judge(path)
-    test_set, train_set = _fashion("test", fashion_mnist), _fashion("train", fashion_mnist)
+    test_set = _fashion("test", fashion_mnist)
     means = class_mean_shapes(train_set.images, train_set.labels, layout.n_categories)
     reference = build_reference(judge, layout, test_set.images, test_set.labels, means,
                                 n=config.eval_images)

@@ -91,3 +91,16 @@ def postgres_engine() -> Iterator[Engine]:
 def engine(request: pytest.FixtureRequest) -> Engine:
     """Each test using this runs on SQLite and on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_engine")
+
+
+@pytest.fixture
+def cli_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``pigen`` commands run against a fresh store under ``tmp_path`` (cwd there too)."""
+    from pigen.data.settings import get_settings
+
+    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,18 @@ from pigen.service.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("cli_settings")
 
 
 def test_help_is_light() -> None:
     """``pigen --help`` must not drag in pandas, torch or implicit."""
     code = ("import sys, pigen.service.cli as c; "
-            "heavy = [m for m in ('pandas', 'torch', 'implicit', 'sqlalchemy') "
-            "if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
+            "heavy = [m for m in ('pandas', 'torch', 'implicit', 'sqlalchemy', 'scipy', "
+            "'matplotlib') if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "demo-data" in runner.invoke(app, ["--help"]).output
+    output = runner.invoke(app, ["--help"]).output
+    assert "demo-data" in output and "experiment" in output
 
 
 def test_db_upgrade_and_status(tmp_path: Path) -> None:

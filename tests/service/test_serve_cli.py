@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from pigen.data.settings import get_settings
 from pigen.service.cli import app
 
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("cli_settings")
 
 
 def test_apikey_create_list_revoke() -> None:

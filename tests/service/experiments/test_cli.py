@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from pigen.data.settings import get_settings
 from pigen.service.cli import app
 
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def test_help_stays_light() -> None:
-    code = ("import sys, pigen.service.cli; "
-            "heavy = [m for m in ('pandas', 'torch', 'implicit', 'sqlalchemy', 'scipy', "
-            "'matplotlib') if m in sys.modules]; print(heavy); sys.exit(bool(heavy))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "experiment" in runner.invoke(app, ["--help"]).output
+pytestmark = pytest.mark.usefixtures("cli_settings")
 
 
 def test_create_start_report_stop(tmp_path: Path) -> None:
