@@ -19,11 +19,11 @@ from implicit.cpu.topk import topk
 
 from pigen.data.idmap import IdMap
 from pigen.recsys.base import (
-    NotFittedError,
     Recommender,
     _check_n,
     _shape_output,
     check_user_items,
+    not_fitted,
 )
 from pigen.recsys.blas import single_threaded_blas
 from pigen.recsys.config import ALSConfig, gpu_available
@@ -137,8 +137,8 @@ class ALSRecommender(Recommender):
         An entry the weighting drops (e.g. a 3-star rating with value_offset=3)
         says nothing to the model; a row left empty gets the cold prior.
         """
-        assert self._weighting is not None, "fit or load the model first"
-        return self._weighting.transform(check_user_items(user_items, None, len(self.items)))
+        rows = check_user_items(user_items, None, len(self.items))
+        return self._fitted_weighting().transform(rows)
 
     def fold_in(self, user_items: sp.csr_matrix) -> np.ndarray:
         """Factors for users given by their interaction rows, solved without a refit.
@@ -159,7 +159,8 @@ class ALSRecommender(Recommender):
     @property
     def item_counts(self) -> np.ndarray:
         """(items,) training interactions per item (what the cold prior is weighted by)."""
-        assert self._item_counts is not None, "fit or load the model first"
+        if self._item_counts is None:
+            raise not_fitted(self)
         return self._item_counts
 
     def cold_prior(self) -> np.ndarray:
@@ -171,8 +172,7 @@ class ALSRecommender(Recommender):
         A least-squares fold-in of an empty row would give 0 and rank arbitrarily.
         """
         if self._prior is None:
-            assert self._item_counts is not None
-            counts = self._item_counts.astype(np.float64)
+            counts = self.item_counts.astype(np.float64)
             total = counts.sum()
             weights = counts / total if total > 0 else np.full_like(counts, 1 / len(counts))
             self._prior = (weights @ self.item_factors).astype(np.float32)
@@ -248,14 +248,19 @@ class ALSRecommender(Recommender):
 
     def _fitted_model(self) -> implicit.cpu.als.AlternatingLeastSquares:
         if self._model is None:
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load()")
+            raise not_fitted(self)
         return self._model
+
+    def _fitted_weighting(self) -> ConfidenceWeighting:
+        if self._weighting is None:
+            raise not_fitted(self)
+        return self._weighting
 
     # -- files ------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
         """One ``.npz``: factors, id maps, config JSON, weighting and popularity stats."""
-        assert self._weighting is not None and self._item_counts is not None
+        weighting, item_counts = self._fitted_weighting(), self.item_counts
         save_arrays(
             path,
             self.kind,
@@ -265,8 +270,8 @@ class ALSRecommender(Recommender):
                 "item_ids": self.items.to_array(),
                 "user_factors": self.user_factors,
                 "item_factors": self.item_factors,
-                "item_length_norm": self._weighting.item_length_norm,
-                "item_counts": self._item_counts,
+                "item_length_norm": weighting.item_length_norm,
+                "item_counts": item_counts,
             },
         )
 

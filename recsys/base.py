@@ -174,9 +174,14 @@ def check_user_items(user_items: object, n_users: int | None, n_items: int) -> s
     return matrix
 
 
+def not_fitted(model: Recommender) -> NotFittedError:
+    """The error for using ``model`` before ``fit``/``load``; ``raise not_fitted(self)``."""
+    return NotFittedError(f"{type(model).__name__} is not fitted; call fit() or load()")
+
+
 def _fitted(value: IdMap | None, model: Recommender) -> IdMap:
     if value is None:
-        raise NotFittedError(f"{type(model).__name__} is not fitted; call fit() or load()")
+        raise not_fitted(model)
     return value
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pigen.data.idmap import IdMap
-from pigen.recsys.base import NotFittedError, Recommender, check_user_items
+from pigen.recsys.base import Recommender, check_user_items, not_fitted
 from pigen.recsys.storage import (
     expect_dtype_kind,
     expect_shape,
@@ -53,8 +53,14 @@ class PopularityRecommender(Recommender):
     def item_counts(self) -> np.ndarray:
         """(items,) training interactions per item."""
         if self._item_counts is None:
-            raise NotFittedError("PopularityRecommender is not fitted; call fit() or load()")
+            raise not_fitted(self)
         return self._item_counts
+
+    def _fitted_ranking(self) -> np.ndarray:
+        """Item rows, most popular first."""
+        if self._ranking is None:
+            raise not_fitted(self)
+        return self._ranking
 
     def _recommend_rows(
         self, user_rows: np.ndarray, user_items: sp.csr_matrix, n: int, filter_liked: bool
@@ -64,8 +70,7 @@ class PopularityRecommender(Recommender):
     def _recommend_new(
         self, user_items: sp.csr_matrix, n: int, filter_liked: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        ranking = self._ranking
-        assert ranking is not None
+        ranking = self._fitted_ranking()
         n_users = user_items.shape[0]
         # Only the first n + (most items any user rated) of the global ranking
         # can reach anyone's top n, so the work is (users, n + max liked).
@@ -82,8 +87,7 @@ class PopularityRecommender(Recommender):
         return candidates[:, :n].copy(), scores[:, :n].copy()
 
     def _similar_rows(self, item_rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        ranking = self._ranking
-        assert ranking is not None
+        ranking = self._fitted_ranking()
         head = ranking[:n]
         ids = np.broadcast_to(head, (len(item_rows), len(head))).copy()
         scores = np.broadcast_to(self.item_counts[head].astype(np.float32), ids.shape).copy()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pigen.recsys.als import ALSRecommender
+from pigen.recsys.base import NotFittedError
 from pigen.recsys.config import ALSConfig, gpu_available
 from pigen.recsys.storage import ModelFileError
 
@@ -29,6 +30,20 @@ class TestALSContract(RecommenderContract):
 
 def fitted(tiny: Tiny, config: ALSConfig = CONFIG) -> ALSRecommender:
     return ALSRecommender(config).fit(tiny.user_items, tiny.users, tiny.items)
+
+
+@pytest.mark.parametrize("use", [
+    lambda m, t: m.weighted(t.user_items[0]),
+    lambda m, t: m.fold_in(t.user_items[0]),
+    lambda m, t: m.item_counts,
+    lambda m, t: m.cold_prior(),
+    lambda m, t: m.explain(t.user_items[0], 1),
+    lambda m, t: m.save(Path("never-written.npz")),
+], ids=["weighted", "fold_in", "item_counts", "cold_prior", "explain", "save"])
+def test_unfitted_model_raises_a_named_error(tiny: Tiny, use) -> None:  # type: ignore[no-untyped-def]
+    # A named error, not an assert: it survives ``python -O`` and callers can catch it.
+    with pytest.raises(NotFittedError, match="ALSRecommender is not fitted"):
+        use(ALSRecommender(CONFIG), tiny)
 
 
 def test_factors_are_users_by_factors_and_items_by_factors(tiny: Tiny) -> None:
