@@ -84,7 +84,7 @@ def build_store(root: Path, users: int, items: int):  # type: ignore[no-untyped-
     from pigen.data.migrate import upgrade_database
     from pigen.data.simulator import SimulatorConfig
     from pigen.recsys.config import ALSConfig
-    from pigen.service.recsys_jobs import train_and_register
+    from pigen.service.recsys_serving import train_and_register
 
     engine = make_engine(f"sqlite:///{root / 'pigen.db'}")
     upgrade_database(engine)
@@ -161,7 +161,7 @@ def main() -> None:
     from pigen.service.campaigns.definition import AllUsers, CampaignSpec
     from pigen.service.campaigns.runner import run_campaign
     from pigen.service.campaigns.store import create_campaign
-    from pigen.service.generator_jobs import ensure_generator_version
+    from pigen.service.generator_serving import ensure_generator_version
 
     with tempfile.TemporaryDirectory(prefix="pigen-campaign-bench-") as tmp:
         root = Path(tmp)

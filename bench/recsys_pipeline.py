@@ -35,7 +35,7 @@ from pigen.data.simulator import SimulatorConfig, simulate  # noqa: E402
 from pigen.recsys.als import ALSRecommender  # noqa: E402
 from pigen.recsys.config import ALSConfig  # noqa: E402
 from pigen.recsys.user_factors import resolve_user_factor, top_items  # noqa: E402
-from pigen.service.recsys_jobs import train_and_register  # noqa: E402
+from pigen.service.recsys_serving import train_and_register  # noqa: E402
 
 CATEGORIES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
               "Sneaker", "Bag", "Ankle boot"]

@@ -48,8 +48,8 @@ def build_store(root: Path, quick: bool) -> tuple[str, Path, str]:
     from pigen.data.simulator import SimulatorConfig
     from pigen.generator.shipped import SHIPPED_GENERATOR
     from pigen.recsys.config import ALSConfig
-    from pigen.service.generator_jobs import ensure_generator_version
-    from pigen.service.recsys_jobs import train_and_register
+    from pigen.service.generator_serving import ensure_generator_version
+    from pigen.service.recsys_serving import train_and_register
 
     url = f"sqlite:///{root / 'pigen.db'}"
     engine = make_engine(url)

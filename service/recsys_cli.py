@@ -90,7 +90,7 @@ def check_split(split: str) -> str:
 @recsys_app.command("train")
 def train(config: ConfigOption = None, set_: ParamOption = None) -> None:
     """Fit ALS on every rating in the store, save it and make it the active version."""
-    from pigen.service.recsys_jobs import train_and_register
+    from pigen.service.recsys_serving import train_and_register
 
     als = als_config(config, set_)
     settings = cli.load_settings()
@@ -177,7 +177,7 @@ def recommend(
     explain: Annotated[bool, typer.Option(help="Show which rated items led to each.")] = False,
 ) -> None:
     """Top items for one user from the active model (folding in newer ratings)."""
-    from pigen.service.recsys_jobs import recommend_for_user
+    from pigen.service.recsys_serving import recommend_for_user
 
     if n < 1:
         raise cli.fail("--n must be at least 1", 2)
@@ -249,7 +249,7 @@ def taste(
 def versions() -> None:
     """List trained ALS versions, newest first; * marks the active one."""
     from pigen.data.model_registry import list_model_versions
-    from pigen.service.recsys_jobs import MODEL_KIND
+    from pigen.service.recsys_serving import MODEL_KIND
 
     rows = list_model_versions(cli.open_database(), MODEL_KIND)
     if not rows:
@@ -269,7 +269,7 @@ def activate(version_id: Annotated[int, typer.Argument(help="Version id from `ve
              ) -> None:
     """Make an earlier ALS version the active one again (atomic; e.g. a rollback)."""
     from pigen.data.model_registry import activate_model_version, list_model_versions
-    from pigen.service.recsys_jobs import MODEL_KIND
+    from pigen.service.recsys_serving import MODEL_KIND
 
     engine = cli.open_database()
     try:

@@ -27,7 +27,7 @@ from pigen.data.model_registry import (
 from pigen.data.settings import Settings
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.item_attributes import ItemAttributes
-from pigen.service import generator_jobs, recsys_jobs
+from pigen.service import generator_serving, recsys_serving
 
 if TYPE_CHECKING:
     from pigen.generator.checkpoint import LoadedGenerator
@@ -109,7 +109,7 @@ class Runtime:
             if version_id in self._old_generators:
                 self._old_generators.move_to_end(version_id)
                 return self._old_generators[version_id]
-        versions = {v.id: v for v in list_model_versions(self.engine, generator_jobs.MODEL_KIND)}
+        versions = {v.id: v for v in list_model_versions(self.engine, generator_serving.MODEL_KIND)}
         if version_id not in versions:
             raise LookupError(f"no generator version {version_id}")
         loaded = self._load_generator(versions[version_id])
@@ -125,8 +125,8 @@ class Runtime:
         """Load the catalog and the active models (blocking: call it in a thread)."""
         try:
             self._load_catalog()
-            als_version, als = recsys_jobs.load_active_als(self.engine)
-            generator_version = generator_jobs.ensure_generator_version(self.engine)
+            als_version, als = recsys_serving.load_active_als(self.engine)
+            generator_version = generator_serving.ensure_generator_version(self.engine)
             self._current = ModelSet(als_version, als, self._attributes(als), generator_version,
                                      self._load_generator(generator_version))
             self._error = None
@@ -148,7 +148,7 @@ class Runtime:
                 await asyncio.to_thread(self.load)
                 return self._current is not None
             swapped = False
-            for kind in (recsys_jobs.MODEL_KIND, generator_jobs.MODEL_KIND):
+            for kind in (recsys_serving.MODEL_KIND, generator_serving.MODEL_KIND):
                 active = await asyncio.to_thread(active_model_version, self.engine, kind)
                 if active is not None and active.id != self._current.versions[kind]:
                     await asyncio.to_thread(self._swap_to, active)
@@ -157,10 +157,10 @@ class Runtime:
 
     def _swap_to(self, version: ModelVersionInfo) -> None:
         current = self.current
-        if version.kind == recsys_jobs.MODEL_KIND:
+        if version.kind == recsys_serving.MODEL_KIND:
             als = ALSRecommender.load(version.path)
             new = replace(current, als_version=version, als=als, attributes=self._attributes(als))
-        elif version.kind == generator_jobs.MODEL_KIND:
+        elif version.kind == generator_serving.MODEL_KIND:
             new = replace(current, generator_version=version,
                           generator=self._load_generator(version))
             with self._generator_lock:  # the outgoing one still serves its images' rows

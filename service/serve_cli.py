@@ -116,7 +116,7 @@ def _ensure_demo_store(engine: Engine, storage_dir: Path, fashion_mnist_dir: Pat
 def _ensure_als(engine: Engine, models_dir: Path, config_path: Path | None) -> None:
     from pigen.data.model_registry import active_model_version
     from pigen.recsys.config import ALSConfig
-    from pigen.service.recsys_jobs import MODEL_KIND, train_and_register
+    from pigen.service.recsys_serving import MODEL_KIND, train_and_register
 
     active = active_model_version(engine, MODEL_KIND)
     if active is not None:
@@ -129,7 +129,7 @@ def _ensure_als(engine: Engine, models_dir: Path, config_path: Path | None) -> N
 
 
 def _ensure_generator(engine: Engine, weights: Path | None) -> None:
-    from pigen.service.generator_jobs import ensure_generator_version
+    from pigen.service.generator_serving import ensure_generator_version
 
     try:
         version = ensure_generator_version(engine, weights)

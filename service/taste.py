@@ -18,7 +18,7 @@ from pigen.recsys.condition_sampling import ConditionSample, sample_conditions
 from pigen.recsys.conditioning import TasteProfile, population_profile, taste_profile
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.recsys.user_factors import FactorSource, resolve_user_factor
-from pigen.service.recsys_jobs import load_active_als
+from pigen.service.recsys_serving import load_active_als
 
 
 @dataclass(frozen=True)

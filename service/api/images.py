@@ -22,7 +22,7 @@ from pigen.service.api.schemas import (
 from pigen.service.api.users import UserIdPath
 from pigen.service.experiments import serving
 from pigen.service.imaging import MadeImage
-from pigen.service.recsys_jobs import recommend_for_user
+from pigen.service.recsys_serving import recommend_for_user
 from pigen.service.runtime import Runtime
 
 router = APIRouter(tags=["images"], dependencies=[ReadAccess])

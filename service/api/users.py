@@ -20,7 +20,7 @@ from pigen.service.api.schemas import (
     UserRecommendations,
     UserSummary,
 )
-from pigen.service.recsys_jobs import recommend_for_user
+from pigen.service.recsys_serving import recommend_for_user
 from pigen.service.shoppers import list_users, user_ratings
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[ReadAccess])

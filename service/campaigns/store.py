@@ -167,7 +167,7 @@ def _pinned_versions(engine: Engine, spec: CampaignSpec
     if spec.generator_version_id is not None:
         generator = _version(engine, spec.generator_version_id, "generator")
     else:
-        from pigen.service.generator_jobs import ensure_generator_version
+        from pigen.service.generator_serving import ensure_generator_version
 
         try:
             generator = ensure_generator_version(engine)

@@ -68,8 +68,8 @@ def store_on(engine: Engine, models_dir: Path, generator: Path) -> Engine:
     """Fill a migrated engine: catalog, ratings, an active ALS and generator version."""
     from pigen.data.ingest import ingest_catalog_frame, ingest_ratings_frame
     from pigen.recsys.config import ALSConfig
-    from pigen.service.generator_jobs import ensure_generator_version
-    from pigen.service.recsys_jobs import train_and_register
+    from pigen.service.generator_serving import ensure_generator_version
+    from pigen.service.recsys_serving import train_and_register
 
     ingest_catalog_frame(engine, catalog_frame())
     ingest_ratings_frame(engine, ratings_frame())

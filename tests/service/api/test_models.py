@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from pigen.data.model_registry import activate_model_version, active_model_version
 from pigen.recsys.config import ALSConfig
 from pigen.service.auth import create_api_key
-from pigen.service.generator_jobs import ensure_generator_version
-from pigen.service.recsys_jobs import train_and_register
+from pigen.service.generator_serving import ensure_generator_version
+from pigen.service.recsys_serving import train_and_register
 from tests.service.api.conftest import tiny_generator
 
 
@@ -108,7 +108,7 @@ def test_new_bytes_at_the_same_path_are_a_new_generator_version(tmp_path, store_
     from pigen.generator.checkpoint import save_generator
     from pigen.generator.config import GeneratorConfig
     from pigen.generator.models import Generator
-    from pigen.service.generator_jobs import ensure_generator_version
+    from pigen.service.generator_serving import ensure_generator_version
 
     path = tmp_path / "shipped.safetensors"
     layout = ConditionLayout.builtin()

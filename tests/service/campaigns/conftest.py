@@ -30,8 +30,8 @@ def tribes_store(engine: Engine, tmp_path: Path) -> Engine:
     from pigen.generator.config import GeneratorConfig
     from pigen.generator.models import Generator
     from pigen.recsys.config import ALSConfig
-    from pigen.service.generator_jobs import ensure_generator_version
-    from pigen.service.recsys_jobs import train_and_register
+    from pigen.service.generator_serving import ensure_generator_version
+    from pigen.service.recsys_serving import train_and_register
 
     ingest_catalog_frame(engine, pd.DataFrame({
         "item_id": [f"i{k:02d}" for k in range(20)],

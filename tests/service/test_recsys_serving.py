@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from pigen.data.ingest import ingest_catalog_frame, ingest_ratings_frame
 from pigen.data.model_registry import active_model_version, list_model_versions
 from pigen.recsys.config import ALSConfig
-from pigen.service.recsys_jobs import recommend_for_user, train_and_register
+from pigen.service.recsys_serving import recommend_for_user, train_and_register
 from pigen.service.taste import taste_for_user
 
 # Two tribes need two factors; more would let each user overfit their own items.
