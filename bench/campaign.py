@@ -107,11 +107,11 @@ def generator_weights(root: Path) -> Path:
     from pigen.data.conditions import ConditionLayout
     from pigen.generator.checkpoint import save_generator
     from pigen.generator.config import GeneratorConfig
-    from pigen.generator.models import Generator
+    from pigen.generator.models import build_generator
 
     torch.manual_seed(0)
     layout = ConditionLayout.builtin()
-    model = Generator(GeneratorConfig(), layout.size).eval()
+    model = build_generator(GeneratorConfig(), layout).eval()
     return save_generator(model, layout, root / "models" / "untrained.safetensors")
 
 

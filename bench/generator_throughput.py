@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from pigen.data.conditions import ConditionLayout  # noqa: E402
 from pigen.generator.checkpoint import load_generator  # noqa: E402
 from pigen.generator.config import GeneratorConfig  # noqa: E402
-from pigen.generator.models import Generator, generator_flops_per_image  # noqa: E402
+from pigen.generator.models import build_generator, generator_flops_per_image  # noqa: E402
 from pigen.generator.sampling import prepare_for_inference  # noqa: E402
 from pigen.generator.shipped import SHIPPED_GENERATOR  # noqa: E402
 from pigen.generator.train import random_conditions  # noqa: E402
@@ -114,7 +114,7 @@ def main() -> None:
         model = load_generator(path).model
         source = str(path)
     else:
-        model = Generator(GeneratorConfig(), layout.size).eval()
+        model = build_generator(GeneratorConfig(), layout).eval()
         source = "untrained default config (no weights file)"
     flops = generator_flops_per_image(model)
     seconds = 0.3 if args.quick else 3.0

@@ -67,11 +67,11 @@ def build_store(root: Path, quick: bool) -> tuple[str, Path, str]:
         from pigen.data.conditions import ConditionLayout
         from pigen.generator.checkpoint import save_generator
         from pigen.generator.config import GeneratorConfig
-        from pigen.generator.models import Generator
+        from pigen.generator.models import build_generator
 
         torch.manual_seed(0)
         layout = ConditionLayout.builtin()
-        weights = save_generator(Generator(GeneratorConfig(), layout.size).eval(), layout,
+        weights = save_generator(build_generator(GeneratorConfig(), layout).eval(), layout,
                                  root / "random-generator.safetensors")
         which = "random generator, default architecture (no shipped weights yet)"
     ensure_generator_version(engine, weights)

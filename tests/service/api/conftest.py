@@ -54,13 +54,13 @@ def tiny_generator(path: Path) -> Path:
     from pigen.data.conditions import ConditionLayout
     from pigen.generator.checkpoint import save_generator
     from pigen.generator.config import GeneratorConfig
-    from pigen.generator.models import Generator
+    from pigen.generator.models import build_generator
 
     layout = ConditionLayout.builtin()
     import torch
 
     torch.manual_seed(0)
-    model = Generator(GeneratorConfig.tiny(), layout.size).eval()
+    model = build_generator(GeneratorConfig.tiny(), layout).eval()
     return save_generator(model, layout, path)
 
 

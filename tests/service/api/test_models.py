@@ -107,16 +107,16 @@ def test_new_bytes_at_the_same_path_are_a_new_generator_version(tmp_path, store_
     from pigen.data.conditions import ConditionLayout
     from pigen.generator.checkpoint import save_generator
     from pigen.generator.config import GeneratorConfig
-    from pigen.generator.models import Generator
+    from pigen.generator.models import build_generator
     from pigen.service.generator_serving import ensure_generator_version
 
     path = tmp_path / "shipped.safetensors"
     layout = ConditionLayout.builtin()
     torch.manual_seed(1)
-    save_generator(Generator(GeneratorConfig.tiny(), layout.size).eval(), layout, path)
+    save_generator(build_generator(GeneratorConfig.tiny(), layout).eval(), layout, path)
     first = ensure_generator_version(store_engine, path)
     assert ensure_generator_version(store_engine, path).id == first.id  # idempotent
     torch.manual_seed(2)
-    save_generator(Generator(GeneratorConfig.tiny(), layout.size).eval(), layout, path)
+    save_generator(build_generator(GeneratorConfig.tiny(), layout).eval(), layout, path)
     second = ensure_generator_version(store_engine, path)
     assert second.id != first.id and second.config["sha256"] != first.config["sha256"]

@@ -28,7 +28,7 @@ def tribes_store(engine: Engine, tmp_path: Path) -> Engine:
     from pigen.data.conditions import ConditionLayout
     from pigen.generator.checkpoint import save_generator
     from pigen.generator.config import GeneratorConfig
-    from pigen.generator.models import Generator
+    from pigen.generator.models import build_generator
     from pigen.recsys.config import ALSConfig
     from pigen.service.generator_serving import ensure_generator_version
     from pigen.service.recsys_serving import train_and_register
@@ -54,7 +54,7 @@ def tribes_store(engine: Engine, tmp_path: Path) -> Engine:
     train_and_register(engine, tmp_path / "models",
                        ALSConfig(factors=2, regularization=1.0, iterations=10, alpha=5.0))
     layout = ConditionLayout.builtin()
-    model = Generator(GeneratorConfig.tiny(), layout.size).eval()
+    model = build_generator(GeneratorConfig.tiny(), layout).eval()
     weights = save_generator(model, layout, tmp_path / "models" / "g.safetensors")
     ensure_generator_version(engine, weights=weights)
     return engine
