@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 from tqdm.auto import tqdm
 
+from pigen.data.typed_config import TypedConfig
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.config import ALSConfig, Weighting
 from pigen.recsys.evaluation import evaluate, format_metrics_table
@@ -26,8 +27,7 @@ from pigen.recsys.splits import Split, SplitKind, make_split
 SearchMode = Literal["grid", "random"]
 
 
-@dataclass(frozen=True)
-class SearchSpace:
+class SearchSpace(TypedConfig):
     """Values to try per ALSConfig field; other fields keep the base config's value.
 
     The default (120 candidates, ~1-2 min on MovieLens 100k with 2 cores) sits
@@ -37,38 +37,29 @@ class SearchSpace:
     (RECIPES.md: >= 100 collapses to popularity); BM25 (K1=100, B=0.8) trailed raw and tfidf
     by 0.03+ NDCG@10, and 30 iterations or 256 factors changed validation NDCG
     by < 0.002 at 2-4x the cost. ``bm25_k1``/``bm25_b`` vary only for
-    ``weighting="bm25"`` candidates.
+    ``weighting="bm25"`` candidates. Every field must offer at least one value;
+    each value is checked by building the candidates as :class:`ALSConfig`.
     """
 
-    factors: tuple[int, ...] = (32, 64, 128)
-    regularization: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 50.0)
-    alpha: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
-    iterations: tuple[int, ...] = (15,)
-    weighting: tuple[Weighting, ...] = ("raw", "tfidf")
-    bm25_k1: tuple[float, ...] = (100.0,)
-    bm25_b: tuple[float, ...] = (0.8,)
+    factors: tuple[int, ...] = Field(default=(32, 64, 128), min_length=1)
+    regularization: tuple[float, ...] = Field(default=(5.0, 10.0, 20.0, 30.0, 50.0),
+                                              min_length=1)
+    alpha: tuple[float, ...] = Field(default=(0.25, 0.5, 1.0, 2.0), min_length=1)
+    iterations: tuple[int, ...] = Field(default=(15,), min_length=1)
+    weighting: tuple[Weighting, ...] = Field(default=("raw", "tfidf"), min_length=1)
+    bm25_k1: tuple[float, ...] = Field(default=(100.0,), min_length=1)
+    bm25_b: tuple[float, ...] = Field(default=(0.8,), min_length=1)
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            values = getattr(self, f.name)
-            if not isinstance(values, tuple) or not values:
-                raise ValueError(f"SearchSpace.{f.name} must be a non-empty tuple")
-        # Building every candidate once validates each value against ALSConfig.
+    @model_validator(mode="after")
+    def _check_candidates(self) -> SearchSpace:
+        """Building every candidate once validates each value against ALSConfig."""
         self.grid(ALSConfig())
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Sequence[Any]]) -> SearchSpace:
-        """From ``{"factors": [32, 64], ...}`` (JSON, CLI); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown SearchSpace keys: {unknown}; known: {sorted(known)}")
-        return cls(**{name: tuple(options) for name, options in values.items()})
+        return self
 
     def grid(self, base: ALSConfig) -> list[ALSConfig]:
         """Every combination, in a fixed order, duplicates removed."""
         candidates: dict[ALSConfig, None] = {}
-        names = [f.name for f in fields(self)]
+        names = list(type(self).model_fields)
         for values in itertools.product(*(getattr(self, name) for name in names)):
             changes = dict(zip(names, values, strict=True))
             if changes["weighting"] != "bm25":

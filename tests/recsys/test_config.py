@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pigen.data.typed_config import ConfigError
 from pigen.recsys.config import ALSConfig, gpu_available
 
 
@@ -14,7 +15,7 @@ def test_round_trips_through_a_dict() -> None:
 
 
 def test_rejects_unknown_keys_naming_them() -> None:
-    with pytest.raises(ValueError, match="learning_rate"):
+    with pytest.raises(ConfigError, match="learning_rate: unknown key; known keys: alpha"):
         ALSConfig.from_dict({"factors": 8, "learning_rate": 0.1})
 
 
@@ -24,7 +25,7 @@ def test_rejects_unknown_keys_naming_them() -> None:
      {"use_gpu": 1}, {"weighting": 3}],
 )
 def test_rejects_wrong_types(changes: dict[str, object]) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigError, match=f"{next(iter(changes))}: Input should be"):
         ALSConfig.from_dict(changes)
 
 
@@ -35,18 +36,24 @@ def test_rejects_wrong_types(changes: dict[str, object]) -> None:
      {"regularization": float("nan")}],
 )
 def test_rejects_bad_values(changes: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match=next(iter(changes))):
         ALSConfig.from_dict(changes)
 
 
+def test_names_every_bad_field_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        ALSConfig(factors=0, alpha=-1.0)
+    assert [p.split(":")[0] for p in caught.value.problems] == ["factors", "alpha"]
+
+
 def test_bm25_settings_need_bm25_weighting() -> None:
-    with pytest.raises(ValueError, match="only apply with weighting='bm25'"):
+    with pytest.raises(ConfigError, match="only apply with weighting='bm25'"):
         ALSConfig(weighting="raw", bm25_k1=1.2)
 
 
 @pytest.mark.skipif(gpu_available(), reason="checks the CPU-only refusal")
 def test_use_gpu_needs_cuda() -> None:
-    with pytest.raises(ValueError, match="HAS_CUDA"):
+    with pytest.raises(ConfigError, match="HAS_CUDA"):
         ALSConfig(use_gpu=True)
 
 
@@ -56,10 +63,8 @@ def test_is_frozen() -> None:
 
 
 def test_value_offset_needs_raw_weighting() -> None:
-    from pigen.recsys.config import ALSConfig
-
     assert ALSConfig(value_offset=3.0).value_offset == 3.0
-    with pytest.raises(ValueError, match="value_offset only applies"):
+    with pytest.raises(ConfigError, match="value_offset only applies"):
         ALSConfig(value_offset=3.0, weighting="tfidf")
-    with pytest.raises(ValueError, match="value_offset must be finite"):
+    with pytest.raises(ConfigError, match="value_offset: Input should be a finite number"):
         ALSConfig(value_offset=float("nan"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from pigen.data.typed_config import ConfigError
 from pigen.recsys.config import ALSConfig
 from pigen.recsys.splits import make_split
 from pigen.recsys.tuning import SearchSpace, tune_als, validation_split
@@ -31,15 +32,17 @@ def test_random_sampling_is_deterministic_per_seed() -> None:
 
 def test_space_from_dict_rejects_unknown_keys() -> None:
     assert SearchSpace.from_dict({"factors": [8, 16]}).factors == (8, 16)
-    with pytest.raises(ValueError, match="learning_rate"):
+    with pytest.raises(ConfigError, match="learning_rate: unknown key"):
         SearchSpace.from_dict({"learning_rate": [0.1]})
 
 
 def test_space_rejects_invalid_values() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="regularization: Input should be greater than"):
         SearchSpace(regularization=(-1.0,))
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="factors: Tuple should have at least 1 item"):
         SearchSpace(factors=())
+    with pytest.raises(ConfigError, match="weighting"):
+        SearchSpace(weighting=("log",))
 
 
 def test_validation_is_carved_from_train_only(interactions: pd.DataFrame) -> None:
