@@ -23,7 +23,6 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from pigen.data.settings import Settings, get_settings
 from pigen.service.api import (
     campaigns,
     events,
@@ -41,6 +40,7 @@ from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
 from pigen.service.middleware import BodyLimit, RequestMetrics
 from pigen.service.runtime import ModelsNotReady, Runtime
+from pigen.service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

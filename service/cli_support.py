@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from pigen.data.settings import Settings
+    from pigen.service.settings import Settings
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -24,7 +24,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def load_settings() -> Settings:
     from pydantic import ValidationError
 
-    from pigen.data.settings import get_settings
+    from pigen.service.settings import get_settings
 
     try:
         return get_settings()

@@ -24,10 +24,10 @@ from pigen.data.model_registry import (
     active_model_version,
     list_model_versions,
 )
-from pigen.data.settings import Settings
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.service import generator_serving, recsys_serving
+from pigen.service.settings import Settings
 
 if TYPE_CHECKING:
     from pigen.generator.checkpoint import LoadedGenerator

@@ -96,7 +96,7 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture
 def cli_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """``pigen`` commands run against a fresh store under ``tmp_path`` (cwd there too)."""
-    from pigen.data.settings import get_settings
+    from pigen.service.settings import get_settings
 
     monkeypatch.setenv("PIGEN_STORAGE_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("PIGEN_DATABASE_URL", raising=False)

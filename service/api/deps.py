@@ -13,11 +13,11 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy import Engine
 
-from pigen.data.settings import Settings
 from pigen.service.auth import Principal, verify_api_key
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
 from pigen.service.runtime import Runtime
+from pigen.service.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pigen.data.settings import get_settings
 from pigen.service.cli import app
+from pigen.service.settings import get_settings
 
 runner = CliRunner()
 

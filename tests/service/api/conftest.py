@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from pigen.data.database import make_engine
-from pigen.data.settings import Settings
+from pigen.service.settings import Settings
 
 CATEGORIES = ["T-shirt/top", "Trouser", "Dress", "Bag", "Sneaker", "Coat"]
 COLOURS = ["#c0392b", "#2471a3", "#1e8449", "#f1c40f"]

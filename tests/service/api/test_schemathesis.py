@@ -23,8 +23,8 @@ from tests.utils.live_server import LiveServer
 
 def _schema() -> schemathesis.BaseSchema:
     """The app's schema, built without a database or models (nothing is started)."""
-    from pigen.data.settings import Settings
     from pigen.service.app import create_app
+    from pigen.service.settings import Settings
 
     app = create_app(Settings(_env_file=None, database_url="sqlite:///:memory:"))  # type: ignore[call-arg]
     return schemathesis.openapi.from_dict(app.openapi())

@@ -12,7 +12,6 @@ from PIL import Image
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from pigen.data.settings import get_settings
 from pigen.service.campaigns.definition import CampaignSpec, parse_segment
 from pigen.service.campaigns.runner import run_campaign
 from pigen.service.campaigns.store import (
@@ -21,6 +20,7 @@ from pigen.service.campaigns.store import (
     create_campaign,
 )
 from pigen.service.cli import app
+from pigen.service.settings import get_settings
 from tests.service.campaigns.conftest import tribes_store
 from tests.utils.store import snapshot
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from pigen.data.settings import Settings
 from pigen.service.experiments import store
 from pigen.service.experiments.assignment import Variant
+from pigen.service.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

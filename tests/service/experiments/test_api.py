@@ -11,9 +11,9 @@ from sqlalchemy import Engine, func, select
 
 from pigen.data.database import session_scope
 from pigen.data.schema import ExperimentExposure
-from pigen.data.settings import Settings
 from pigen.service.app import create_app
 from pigen.service.auth import create_api_key
+from pigen.service.settings import Settings
 
 ADMIN = {"X-API-Key": "admin-secret-for-tests"}
 BODY = {"key": "hero", "description": "photo vs generated", "variants": [
