@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from pigen.service.api.deps import AdminAccess, EngineDep, ReadAccess
-from pigen.service.api.schemas import ExternalId
+from pigen.service.api.schemas import ExternalId, Strict
 from pigen.service.experiments import serving, store
 from pigen.service.experiments.assignment import Variant
 from pigen.service.experiments.store import ExperimentConflict, ExperimentInfo, UnknownExperiment
@@ -29,10 +29,6 @@ ADMIN_PAGE = Path(__file__).resolve().parents[1] / "web" / "admin.html"
 
 KeyPath = Annotated[str, PathParam(min_length=1, max_length=64,
                                    description="The experiment's key, e.g. hero-image.")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class VariantIn(Strict):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+# Request bodies reject unknown keys, like every typed config (one shared base).
+from pigen.data.typed_config import StrictModel as Strict
 
 #: External ids as the store knows them: printable, no spaces, no path tricks.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$"
@@ -14,10 +17,6 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTE
 HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#c0392b"])]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 FactorSourceName = Literal["model", "folded", "prior"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # -- catalog and shoppers -------------------------------------------------------------
