@@ -354,10 +354,9 @@ def _config_from(path: str | Path, config_json: np.ndarray) -> ALSConfig:
         raise ModelFileError(f"{path}: config_json must be one string")
     try:
         values = json.loads(str(config_json[()]))
-        if not isinstance(values, dict):
-            raise TypeError("config_json is not a JSON object")
-        if values.get("use_gpu") and not gpu_available():
+        # A model fitted on a GPU machine still serves here (serving runs on the CPU copy).
+        if isinstance(values, dict) and values.get("use_gpu") and not gpu_available():
             values["use_gpu"] = False
-        return ALSConfig.from_dict(values)
-    except (ValueError, TypeError) as error:
+        return ALSConfig.from_dict(values)  # a non-object is a ConfigError too
+    except ValueError as error:  # bad JSON or a ConfigError
         raise ModelFileError(f"{path}: bad config_json ({error})") from None

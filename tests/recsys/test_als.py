@@ -177,13 +177,21 @@ def test_load_rejects_factors_that_disagree_with_the_config(tiny: Tiny, tmp_path
         ALSRecommender.load(path)
 
 
-def test_load_rejects_a_bad_config(tiny: Tiny, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("config_json", "reason"),
+    [('{"factors": 4, "learning_rate": 1}', "learning_rate: unknown key"),
+     ('{"factors": 4.5}', "factors: Input should be a valid integer"),
+     ("[4, 1.0]", "expected a mapping, got list"),
+     ("{factors: 4", "Expecting property name")],
+)
+def test_load_rejects_a_bad_config(tiny: Tiny, tmp_path: Path, config_json: str,
+                                   reason: str) -> None:
     path = tmp_path / "m.npz"
     fitted(tiny).save(path)
     arrays = dict(np.load(path))
-    arrays["config_json"] = np.asarray('{"factors": 4, "learning_rate": 1}')
+    arrays["config_json"] = np.asarray(config_json)
     np.savez(path, **arrays)
-    with pytest.raises(ModelFileError, match="learning_rate"):
+    with pytest.raises(ModelFileError, match=f"bad config_json .*{reason}"):
         ALSRecommender.load(path)
 
 
