@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pigen.service import cli_support as cli
+from pigen.service.cli import common as cli
 
 if TYPE_CHECKING:
     from pigen.service.campaigns.store import CampaignProgress

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from pigen.service import cli_support as cli
+from pigen.service.cli import common as cli
 
 experiment_app = typer.Typer(help="A/B experiments: variants, assignment, results.",
                              no_args_is_help=True)

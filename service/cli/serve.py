@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pigen.service.cli_support import fail, load_settings, open_database
+from pigen.service.cli.common import fail, load_settings, open_database
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

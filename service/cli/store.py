@@ -1,40 +1,19 @@
-"""The ``pigen`` command line.
+"""``pigen db``, ``pigen ingest`` and ``pigen demo-data``: commands that build the store.
 
-Imports here stay light so ``pigen --help`` is instant; each command imports
-what it needs (pandas, torch, implicit) when it runs.
+Heavy imports (pandas, SQLAlchemy, torch) happen inside the commands.
 """
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
+from typing import Annotated
 
-# Before anything can import torch: spinning OpenMP threads make a busy 2-core
-# machine several times slower.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import typer
 
-from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
+from pigen.service.cli.common import fail, load_settings, open_database
 
-import typer  # noqa: E402
-
-from pigen.service.campaign_cli import campaign_app  # noqa: E402
-from pigen.service.cli_support import fail, load_settings, open_database  # noqa: E402
-from pigen.service.experiments_cli import experiment_app  # noqa: E402
-from pigen.service.generator_cli import generator_app  # noqa: E402
-from pigen.service.recsys_cli import recsys_app  # noqa: E402
-from pigen.service.serve_cli import register_serve_commands  # noqa: E402
-
-app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load catalogs and ratings (CSV or Parquet).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(recsys_app, name="recsys")
-register_serve_commands(app)  # serve, demo, apikey
-app.add_typer(generator_app, name="generator")
-app.add_typer(campaign_app, name="campaign")
-app.add_typer(experiment_app, name="experiment")
 
 
 @db_app.command("upgrade")
@@ -118,7 +97,6 @@ def ingest_ratings_command(
     typer.echo(report.summary() + f" ({report.rows_per_second:,.0f} rows/s)")
 
 
-@app.command("demo-data")
 def demo_data(
     items: Annotated[int, typer.Option(help="Catalog size.")] = 2000,
     shoppers: Annotated[int, typer.Option(help="Simulated shoppers.")] = 5000,
@@ -152,10 +130,6 @@ def demo_data(
         typer.echo(line)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
+def register_store_commands(app: typer.Typer) -> None:
+    """Add ``demo-data`` to the root app (``db`` and ``ingest`` are groups of their own)."""
+    app.command("demo-data")(demo_data)

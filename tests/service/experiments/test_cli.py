@@ -26,7 +26,7 @@ def test_create_start_report_stop(tmp_path: Path) -> None:
                          ).exit_code == 1
     assert runner.invoke(app, ["experiment", "start", "hero"]).exit_code == 0
 
-    from pigen.service.cli_support import open_database
+    from pigen.service.cli.common import open_database
     from pigen.service.experiments import store
 
     engine = open_database()

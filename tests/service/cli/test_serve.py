@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("cli_settings")
 
 def test_apikey_create_list_revoke() -> None:
     from pigen.service.auth import verify_api_key
-    from pigen.service.cli_support import open_database
+    from pigen.service.cli.common import open_database
 
     created = runner.invoke(app, ["apikey", "create", "--scope", "write", "--name", "shop"])
     assert created.exit_code == 0, created.output

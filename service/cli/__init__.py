@@ -1,0 +1,38 @@
+"""The ``pigen`` command line: one Typer app assembled from the command groups.
+
+Imports here stay light so ``pigen --help`` is instant; each command imports
+what it needs (pandas, torch, implicit) when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can import torch: spinning OpenMP threads make a busy 2-core
+# machine several times slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import typer  # noqa: E402
+
+from pigen.service.cli.campaign import campaign_app  # noqa: E402
+from pigen.service.cli.experiment import experiment_app  # noqa: E402
+from pigen.service.cli.recsys import recsys_app  # noqa: E402
+from pigen.service.cli.serve import register_serve_commands  # noqa: E402
+from pigen.service.cli.store import db_app, ingest_app, register_store_commands  # noqa: E402
+from pigen.service.generator_cli import generator_app  # noqa: E402
+
+app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(recsys_app, name="recsys")
+register_serve_commands(app)  # serve, demo, apikey
+app.add_typer(generator_app, name="generator")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(experiment_app, name="experiment")
+register_store_commands(app)  # demo-data
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
