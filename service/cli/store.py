@@ -29,7 +29,7 @@ def db_upgrade() -> None:
 def db_status() -> None:
     """Show the schema revision and row counts."""
     from pigen.data.migrate import current_revision, head_revision
-    from pigen.data.stats import table_counts
+    from pigen.data.table_counts import table_counts
 
     engine = open_database(upgrade=False)
     revision = current_revision(engine)

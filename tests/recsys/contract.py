@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from pigen.recsys.base import NotFittedError, Recommender
-from pigen.recsys.models import load_recommender
+from pigen.recsys.model_kinds import load_recommender
 from pigen.recsys.storage import ModelFileError
 
 from .conftest import Tiny, row

@@ -1,4 +1,4 @@
-"""Row counts and other cheap facts about the store, for summaries."""
+"""Rows per table: the cheap facts about the store that `pigen db status` prints."""
 
 from __future__ import annotations
 
