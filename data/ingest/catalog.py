@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.compute as pc
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -161,11 +161,11 @@ def _upsert(engine: Engine, items: list[dict[str, Any]], source: str, started: f
                    and any(getattr(stored[i["external_id"]], c) != i[c] for c in COMPARED)]
         now = utcnow()
         if new:
-            connection.execute(Item.__table__.insert(), [{**i, "created_at": now} for i in new])
+            connection.execute(insert(Item), [{**i, "created_at": now} for i in new])
         for batch in _chunks(changed, 5_000):
             dialect_insert = (postgres_insert if connection.dialect.name == "postgresql"
                               else sqlite_insert)
-            statement = dialect_insert(Item.__table__).values(
+            statement = dialect_insert(Item).values(
                 [{**i, "created_at": now} for i in batch])
             statement = statement.on_conflict_do_update(
                 index_elements=["external_id"],
