@@ -46,6 +46,10 @@ class ConfigError(ValueError):
         self.problems = tuple(problems)
         super().__init__(f"invalid {config_name}: " + "; ".join(problems))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, list[str]]]:
+        # Rebuilt from its parts, so it survives pickling (Ray workers, process pools).
+        return type(self), (self.config_name, list(self.problems))
+
     @classmethod
     def from_validation(cls, config_name: str, error: ValidationError,
                         known: Iterable[str] = ()) -> ConfigError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any, Literal
 
 import pytest
@@ -85,9 +86,18 @@ def test_cross_field_rule_raises_config_error() -> None:
         Demo(warmup=11)
 
 
-def test_config_error_is_a_value_error() -> None:
+def test_config_error_is_a_value_error_and_survives_pickling() -> None:
     # Callers that caught ValueError before the idiom existed still catch it.
     assert issubclass(ConfigError, ValueError)
+    with pytest.raises(ConfigError) as caught:
+        Demo(steps=0)
+    again = pickle.loads(pickle.dumps(caught.value))  # e.g. raised in a Ray worker
+    assert str(again) == str(caught.value) and again.problems == caught.value.problems
+
+
+def test_a_config_survives_pickling() -> None:
+    config = Demo(steps=3, background=(0.1, 0.2, 0.3))
+    assert pickle.loads(pickle.dumps(config)) == config
 
 
 def test_round_trip_through_json() -> None:
