@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from pigen.service.api import (
+    admin,
     campaigns,
     events,
     experiments,
@@ -55,7 +56,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (generate.router, "/v1"),
     (interactions.router, "/v1"),
     (models.router, "/v1"),
-    (experiments.router, "/v1"), (experiments.page_router, ""), (events.router, "/v1"),
+    (experiments.router, "/v1"), (events.router, "/v1"), (admin.router, ""),
     (campaigns.router, "/v1"),
 ]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from pigen.data.history import latest_interaction_time, read_user_history
+from pigen.data.history import UserHistory, latest_interaction_time, read_user_history
 from pigen.data.model_registry import (
     ModelVersionInfo,
     active_model_version,
@@ -20,7 +20,7 @@ from pigen.data.model_registry import (
 from pigen.data.ratings_matrix import read_user_items
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.config import ALSConfig
-from pigen.recsys.user_factors import FactorSource, resolve_user_factor, top_items
+from pigen.recsys.user_factors import FactorSource, UserFactor, resolve_user_factor, top_items
 
 MODEL_KIND = "als"
 
@@ -89,10 +89,7 @@ def recommend_for_user(engine: Engine, user_id: str, n: int = 10, explain: bool 
                        ) -> UserRecommendations:
     """Top ``n`` for one user; ratings newer than the model are folded in, not ignored."""
     version, als = model or load_active_als(engine)
-    history = read_user_history(engine, user_id)
-    trained_until = int(version.metrics.get("trained_until", 0))
-    user = resolve_user_factor(als, user_id, history.item_ids, history.values,
-                               has_newer=history.newer_than(trained_until))
+    _, user = _user_factor(engine, user_id, version, als)
     rows, scores = top_items(als, user, n)
     items = []
     for row, score in zip(rows, scores, strict=True):
@@ -105,3 +102,28 @@ def recommend_for_user(engine: Engine, user_id: str, n: int = 10, explain: bool 
         items.append(RecommendedItem(als.items.id_of(int(row)), float(score), because))
     return UserRecommendations(user_id, user.source, int(user.history.nnz), version.id,
                                tuple(items))
+
+
+@dataclass(frozen=True)
+class FactorState:
+    """Where a shopper's factor comes from now, and how many ratings it rests on."""
+
+    user_id: str
+    source: FactorSource
+    ratings: int
+
+
+def factor_state(engine: Engine, user_id: str,
+                 model: tuple[ModelVersionInfo, ALSRecommender]) -> FactorState:
+    """The serving path's own decision for ``user_id`` (model, folded in, or prior)."""
+    history, user = _user_factor(engine, user_id, *model)
+    return FactorState(user_id, user.source, len(history))
+
+
+def _user_factor(engine: Engine, user_id: str, version: ModelVersionInfo,
+                 als: ALSRecommender) -> tuple[UserHistory, UserFactor]:
+    """The user's history and factor as served: ratings newer than the model are folded in."""
+    history = read_user_history(engine, user_id)
+    trained_until = int(version.metrics.get("trained_until", 0))
+    return history, resolve_user_factor(als, user_id, history.item_ids, history.values,
+                                        has_newer=history.newer_than(trained_until))

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pigen.data.model_registry import ModelVersionInfo
 from pigen.data.schema import Interaction, Item, User, utcnow
+from pigen.recsys.als import ALSRecommender
+from pigen.service.recsys_serving import FactorState, factor_state
+
+#: Shoppers whose new factor source a POST of interactions reports (the first, by id).
+REPORTED_USERS = 20
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,13 @@ class NewInteraction:
     kind: str
     value: float
     occurred_at: int | None  # None: now
+
+
+@dataclass(frozen=True)
+class RecordedInteractions:
+    stored: int
+    duplicates: int  # already present: a retried POST adds nothing
+    users: tuple[FactorState, ...]  # at most REPORTED_USERS, sorted by id
 
 
 class UnknownItems(ValueError):
@@ -101,3 +114,15 @@ def store_interactions(engine: Engine, events: Sequence[NewInteraction]) -> tupl
             stored += len(result.all())
     return stored, len(events) - stored
 
+
+
+def record_interactions(engine: Engine, events: Sequence[NewInteraction],
+                        model: tuple[ModelVersionInfo, ALSRecommender]) -> RecordedInteractions:
+    """Store ``events``, then say where each shopper's factor comes from now.
+
+    Nothing is refit: the next request of a shopper folds their new ratings in.
+    """
+    stored, duplicates = store_interactions(engine, events)
+    users = sorted({e.user_id for e in events})[:REPORTED_USERS]
+    return RecordedInteractions(stored, duplicates,
+                                tuple(factor_state(engine, u, model) for u in users))

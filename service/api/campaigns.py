@@ -11,73 +11,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pigen.service.api.deps import EngineDep, ReadAccess, SettingsDep, WriteAccess
-from pigen.service.campaigns.definition import MAX_SEED, CampaignSpec, Segment
+from pigen.service.api.schemas.campaigns import CampaignCreate, CampaignPublic
+from pigen.service.campaigns.definition import CampaignSpec
 from pigen.service.campaigns.store import CampaignError, CampaignProgress
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
 CampaignId = Annotated[int, PathParam(ge=1, le=2**62, description="The campaign's id.")]
-
-
-class CampaignCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200, examples=["spring newsletter"])
-    segment: Segment = Field(examples=[{"kind": "top_active", "n": 1000}])
-    images_per_user: int = Field(default=4, ge=1, le=64)
-    diversity: float = Field(default=1.0, ge=0.0, le=10.0, allow_inf_nan=False)
-    seed: int = Field(default=0, ge=0, le=MAX_SEED)
-    shard_size: int = Field(default=256, ge=1, le=100_000)
-    batch_size: int = Field(default=256, ge=1, le=4096)
-    generator_version_id: int | None = Field(default=None, ge=1)
-    recsys_version_id: int | None = Field(default=None, ge=1)
-    output: str | None = Field(
-        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="Folder name under the server's campaigns folder (default: made up).")
-    start: bool = Field(default=True, description="Start generating now, on the server.")
-
-
-class ProgressPublic(BaseModel):
-    shards_done: int
-    shards_total: int
-    shards_running: int
-    images_done: int
-    fraction: float
-    shard_attempts: int
-
-
-class CampaignPublic(BaseModel):
-    id: int
-    name: str
-    status: Literal["created", "running", "completed", "failed"]
-    segment: dict[str, object]
-    segment_description: str
-    images_per_user: int
-    diversity: float
-    seed: int
-    output_dir: str
-    shard_size: int
-    batch_size: int
-    generator_version_id: int
-    recsys_version_id: int
-    ratings_until: int
-    users: int
-    images: int
-    progress: ProgressPublic
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    manifest: str | None = Field(description="manifest.parquet, once completed.")
-    contact_sheet: str | None
 
 
 def _public(progress: CampaignProgress) -> CampaignPublic:

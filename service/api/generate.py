@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pigen.service.api.deps import ImagesDep, SettingsDep, WriteAccess
 from pigen.service.api.images import image_public
-from pigen.service.api.schemas import GeneratedImages, GenerateRequest
+from pigen.service.api.schemas.images import GeneratedImages, GenerateRequest
 
 router = APIRouter(prefix="/generate", tags=["generate"], dependencies=[WriteAccess])
 

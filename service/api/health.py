@@ -9,7 +9,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from pigen.service.api.deps import EngineDep, MetricsDep, RuntimeDep
-from pigen.service.api.schemas import Health
+from pigen.service.api.schemas.models import Health
 
 router = APIRouter(tags=["health"])
 

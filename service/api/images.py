@@ -11,18 +11,17 @@ from starlette.concurrency import run_in_threadpool
 
 from pigen.service.api.deps import EngineDep, ImagesDep, ReadAccess, RuntimeDep, SettingsDep
 from pigen.service.api.items import item_public
-from pigen.service.api.schemas import (
+from pigen.service.api.schemas.images import (
     ConditionPublic,
     ContributingItem,
     Explanation,
     ImagePublic,
-    ItemPublic,
     UserImages,
 )
 from pigen.service.api.users import UserIdPath
 from pigen.service.experiments import serving
+from pigen.service.explanations import Reasons, catalog_picks, explain
 from pigen.service.imaging import MadeImage
-from pigen.service.recsys_serving import recommend_for_user
 from pigen.service.runtime import Runtime
 
 router = APIRouter(tags=["images"], dependencies=[ReadAccess])
@@ -55,20 +54,10 @@ def image_public(made: MadeImage) -> ImagePublic:
     )
 
 
-def explanation(runtime: Runtime, source: str, contributing: tuple[tuple[str, float], ...]
-                ) -> Explanation:
-    items = [ContributingItem(item=item_public(runtime, i), weight=round(float(w), 6))
-             for i, w in contributing[:5]]
-    if source == "prior" or not items:
-        summary = "No ratings from you yet: these follow what is popular with all shoppers."
-    else:
-        named = ", ".join(f"{c.item.item_id} ({_describe(c.item)})" for c in items[:3])
-        summary = f"Made from your ratings of {named}."
-    return Explanation(summary=summary, items=items)
-
-
-def _describe(item: ItemPublic) -> str:
-    return " ".join(part for part in (item.colour_name, item.pattern, item.category) if part)
+def explanation_public(runtime: Runtime, reasons: Reasons) -> Explanation:
+    return Explanation(summary=reasons.summary,
+                       items=[ContributingItem(item=item_public(runtime, i), weight=w)
+                              for i, w in reasons.contributing])
 
 
 @router.get("/users/{user_id}/images", response_model=UserImages)
@@ -104,9 +93,10 @@ async def get_user_images(
     except LookupError as error:  # a variant naming a generator version that is gone
         raise HTTPException(409, f"experiment variant {plan.variant}: {error}") from None
     taste = made.taste
+    reasons = explain(runtime.catalog, taste.source, taste.profile.contributing_items)
     return UserImages(
         user_id=user_id, source=taste.source, prior=taste.source == "prior",
-        explanation=explanation(runtime, taste.source, taste.profile.contributing_items),
+        explanation=explanation_public(runtime, reasons),
         images=[image_public(m) for m in made.images], variant=plan.variant)
 
 
@@ -114,15 +104,12 @@ async def _catalog_control(user_id: str, engine: Engine, runtime: Runtime, n: in
                            variant: str | None) -> UserImages:
     """The usual control arm: the catalog photos of the shopper's top ``n`` recommendations."""
     model_set = runtime.current
-    result = await run_in_threadpool(recommend_for_user, engine, user_id, n, True,
-                                     (model_set.als_version, model_set.als))
-    items = [item_public(runtime, r.item_id) for r in result.items]
-    because = {i: w for r in result.items for i, w in r.because}
-    contributing = tuple(sorted(because.items(), key=lambda kv: -kv[1]))
+    picks = await run_in_threadpool(catalog_picks, engine, runtime.catalog, user_id, n,
+                                    (model_set.als_version, model_set.als))
     return UserImages(
-        user_id=user_id, source=result.source, prior=result.source == "prior",
-        explanation=explanation(runtime, result.source, contributing),
-        images=[], catalog_items=items, variant=variant)
+        user_id=user_id, source=picks.source, prior=picks.source == "prior",
+        explanation=explanation_public(runtime, picks.reasons), images=[],
+        catalog_items=[item_public(runtime, i) for i in picks.item_ids], variant=variant)
 
 
 ImageSize = Annotated[int | None, Query(ge=32, le=512, description="Upscale (nearest) to "

@@ -10,7 +10,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from pigen.service.api.deps import ReadAccess, RuntimeDep
-from pigen.service.api.schemas import ID_PATTERN, ItemPublic
+from pigen.service.api.schemas.fields import ID_PATTERN
+from pigen.service.api.schemas.items import ItemPublic
 from pigen.service.runtime import Runtime
 
 router = APIRouter(prefix="/items", tags=["items"], dependencies=[ReadAccess])

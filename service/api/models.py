@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pigen.data.model_registry import ModelVersionInfo, list_model_versions
 from pigen.service.api.deps import AdminAccess, EngineDep, ReadAccess, RuntimeDep
-from pigen.service.api.schemas import ActivateRequest, ModelsPublic, ModelVersionPublic
+from pigen.service.api.schemas.models import ActivateRequest, ModelsPublic, ModelVersionPublic
 
 router = APIRouter(prefix="/models", tags=["models"])
 

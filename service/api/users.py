@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from pigen.service.api.deps import EngineDep, ReadAccess, RuntimeDep
 from pigen.service.api.items import item_public
-from pigen.service.api.schemas import (
-    ID_PATTERN,
+from pigen.service.api.schemas.fields import ID_PATTERN
+from pigen.service.api.schemas.users import (
     Because,
     RatedItem,
     Recommendation,
