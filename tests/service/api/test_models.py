@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from pigen.data.model_registry import activate_model_version, active_model_version
 from pigen.recsys.config import ALSConfig
+from pigen.service import imaging
 from pigen.service.auth import create_api_key
 from pigen.service.generator_serving import ensure_generator_version
 from pigen.service.recsys_serving import train_and_register
@@ -42,12 +47,40 @@ def test_activate_errors(client: TestClient, store_engine: Engine) -> None:
     assert client.post("/v1/models", json={}, headers=admin).status_code == 422
 
 
-def test_hot_swap_under_concurrent_requests(make_client, store_engine: Engine,
-                                            tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_hot_swap_under_concurrent_requests(make_client, store_engine: Engine, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:  # type: ignore[no-untyped-def]
+    """Requests holding the old model while the swap happens finish on it; none is dropped.
+
+    The first ``HELD`` requests are stopped inside the image service, after they took
+    their model set, until the swap has returned: the overlap is made, not hoped for.
+    """
     old, new = second_als(store_engine, tmp_path)
     client = make_client()
     admin = {"X-API-Key": create_api_key(store_engine, "admin")[0]}
     assert client.get("/v1/models").json()["serving"]["als"] == old
+
+    held = 4
+    all_inside = threading.Barrier(held + 1)  # the held requests and this thread
+    swapped = threading.Event()
+    arrivals = itertools.count()
+    in_flight = Counter()  # requests between taking their model set and finishing
+    lock = threading.Lock()
+    real_taste_for_user = imaging.taste_for_user
+
+    def taste_for_user(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with lock:
+            in_flight["now"] += 1
+        try:
+            if next(arrivals) < held:
+                all_inside.wait(timeout=30)
+                assert swapped.wait(timeout=30), "the swap never came"
+            return real_taste_for_user(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight["now"] -= 1
+
+    monkeypatch.setattr(imaging, "taste_for_user", taste_for_user)
 
     def shop(k: int) -> tuple[int, set[int | None]]:
         response = client.get(f"/v1/users/shopper-{k % 30:03d}/images",
@@ -56,16 +89,22 @@ def test_hot_swap_under_concurrent_requests(make_client, store_engine: Engine,
         return response.status_code, versions
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = [pool.submit(shop, k) for k in range(60)]
-        time.sleep(0.05)
+        futures = [pool.submit(shop, k) for k in range(40)]
+        all_inside.wait(timeout=30)  # HELD requests are mid-flight on the old model
         swap = client.post("/v1/models", json={"id": new}, headers=admin)
-        futures += [pool.submit(shop, k) for k in range(60, 80)]
+        with lock:
+            in_flight_at_swap = in_flight["now"]
+        swapped.set()
+        futures += [pool.submit(shop, k) for k in range(40, 60)]
         results = [f.result() for f in futures]
     assert swap.status_code == 200, swap.text
     assert swap.json()["serving"]["als"] == new
+    assert in_flight_at_swap >= held  # the swap happened under load
     assert all(status == 200 for status, _ in results)  # nothing dropped
     assert all(len(versions) == 1 for _, versions in results)  # one model per request
-    assert {v for _, versions in results for v in versions} <= {old, new}
+    served = [v for _, versions in results for v in versions]
+    assert served.count(old) >= held and new in served  # both sides of the swap served
+    assert set(served) <= {old, new}
     assert shop(1000)[1] == {new}
     assert active_model_version(store_engine, "als").id == new
 
