@@ -1,12 +1,15 @@
 """A small served store for API tests: catalog, ratings, a trained ALS, a random generator.
 
-The SQLite store is built once per session and copied per test (a fresh database
-each test, in milliseconds); ``store_on`` builds one on any engine (PostgreSQL).
+Every test that uses the store runs on SQLite and on PostgreSQL. Each backend's
+store is built once per session and copied per test, so each test gets a fresh
+database in milliseconds: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE``
+on PostgreSQL. ``store_on`` builds one on any engine.
 """
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from pigen.data.database import make_engine
 from pigen.service.settings import Settings
@@ -107,14 +110,72 @@ def api_settings(tmp_path: Path, database_url: str, **overrides: object) -> Sett
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def postgres_store_template(store_template: StoreTemplate) -> Iterator[str]:
+    """The URL of a PostgreSQL database holding the store; tests copy it, never use it."""
+    from pigen.data.migrate import upgrade_database
+    from tests.conftest import require_postgres
+
+    require_postgres()
+    url = _create_database(f"pigen_api_template_{uuid.uuid4().hex[:12]}")
+    engine = make_engine(url)
+    try:
+        upgrade_database(engine)
+        store_on(engine, store_template.models_dir.with_name("models-postgres"),
+                 store_template.generator)
+    finally:
+        engine.dispose()  # CREATE DATABASE ... TEMPLATE needs it unused
+    yield url
+    _drop_database(make_url(url).database or "")
+
+
+def _admin() -> Engine:
+    from tests.conftest import POSTGRES_URL
+
+    return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+
+def _create_database(name: str, template: str | None = None) -> str:
+    admin = _admin()
+    with admin.connect() as connection:
+        copy = f' TEMPLATE "{template}"' if template else ""
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    admin.dispose()
+    return make_url(admin.url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(name: str) -> None:
+    admin = _admin()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The database the test's store lives on: every store test runs on both."""
+    return str(request.param)
+
+
 @pytest.fixture
-def store_engine(store_template: StoreTemplate, tmp_path: Path) -> Iterator[Engine]:
-    """A private copy of the template store."""
-    target = tmp_path / "pigen.db"
-    shutil.copyfile(store_template.database, target)
-    engine = make_engine(f"sqlite:///{target}")
-    yield engine
-    engine.dispose()
+def store_engine(store_backend: str, store_template: StoreTemplate, tmp_path: Path,
+                 request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A private copy of the template store, on ``store_backend``."""
+    if store_backend == "sqlite":
+        target = tmp_path / "store.db"  # not pigen.db: sqlite_engine makes that one
+        shutil.copyfile(store_template.database, target)
+        engine = make_engine(f"sqlite:///{target}")
+        yield engine
+        engine.dispose()
+        return
+    template = make_url(request.getfixturevalue("postgres_store_template")).database
+    name = f"pigen_api_{uuid.uuid4().hex[:12]}"
+    engine = make_engine(_create_database(name, template))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        _drop_database(name)
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pytest
 from fastapi.testclient import TestClient
-
-from tests.conftest import sqlite_engine_at
 
 
 def test_health_and_ready(client: TestClient) -> None:
@@ -14,8 +11,9 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/readyz").json()["status"] == "ready"
 
 
-def test_not_ready_without_models_and_503_not_500(make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    empty = sqlite_engine_at(tmp_path / "empty.db")
+def test_not_ready_without_models_and_503_not_500(make_client, store_backend: str,  # type: ignore[no-untyped-def]
+                                                   request: pytest.FixtureRequest) -> None:
+    empty = request.getfixturevalue(f"{store_backend}_engine")  # migrated, nothing in it
     client = make_client(engine=empty)
     ready = client.get("/readyz")
     assert ready.status_code == 503 and "ALS" in ready.json()["detail"]

@@ -5,23 +5,17 @@ Runs on SQLite and PostgreSQL: this is the API's one write path for shoppers.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from pigen.data.history import read_user_history
 from pigen.service.auth import create_api_key
-from tests.service.api.conftest import StoreTemplate, store_on
 
 
 @pytest.fixture
-def served(engine: Engine, store_template: StoreTemplate, tmp_path: Path, make_client
-           ) -> tuple[TestClient, dict[str, str], Engine]:  # type: ignore[no-untyped-def]
-    store_on(engine, tmp_path / "models", store_template.generator)
-    client = make_client(engine=engine)
-    return client, {"X-API-Key": create_api_key(engine, "write")[0]}, engine
+def served(store_engine: Engine, client: TestClient) -> tuple[TestClient, dict[str, str], Engine]:
+    return client, {"X-API-Key": create_api_key(store_engine, "write")[0]}, store_engine
 
 
 def test_ratings_fold_in_and_change_the_next_images(served) -> None:  # type: ignore[no-untyped-def]
