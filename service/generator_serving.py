@@ -7,6 +7,7 @@ image" always has one answer: a model_versions row of kind ``generator``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -16,6 +17,9 @@ from pigen.data.model_registry import (
     list_model_versions,
     register_model_version,
 )
+
+if TYPE_CHECKING:
+    from pigen.generator.checkpoint import LoadedGenerator
 
 MODEL_KIND = "generator"
 
@@ -52,7 +56,8 @@ def ensure_generator_version(engine: Engine, weights: Path | None = None) -> Mod
                                   activate=active is None)
 
 
-def load_active_generator(engine: Engine, device: str = "cpu"):  # type: ignore[no-untyped-def]
+def load_active_generator(engine: Engine, device: str = "cpu"
+                          ) -> tuple[ModelVersionInfo, LoadedGenerator]:
     """(version, LoadedGenerator) of the active generator, registering the shipped one first."""
     from pigen.generator.checkpoint import load_generator
 

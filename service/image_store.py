@@ -18,6 +18,7 @@ import os
 import re
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from pigen.data.schema import GeneratedImage, User
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def image_id_for(user_id: str | None, versions: dict[str, int | None],
+def image_id_for(user_id: str | None, versions: Mapping[str, int | None],
                  condition: ConditionVector, seed: int) -> str:
     """The opaque id (32 hex) of the image these inputs make."""
     payload = json.dumps({"user": user_id, "versions": versions, "seed": int(seed),

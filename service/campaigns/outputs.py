@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pigen.service.campaigns.shards import PARTS_DIR, part_path
 from pigen.service.campaigns.store import CampaignInfo
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MANIFEST = "manifest.parquet"
 CONTACT_SHEET = "contact_sheet.png"
@@ -59,7 +63,7 @@ def finalize_outputs(campaign: CampaignInfo, sample_users: int = 24, scale: int 
 
 
 def contact_sheet(root: Path, rows: dict[str, list[str]], campaign: CampaignInfo,
-                  sample_users: int, scale: int):  # type: ignore[no-untyped-def]
+                  sample_users: int, scale: int) -> Image.Image:
     """One row per sampled user (a seeded sample, in campaign order): id, then their images."""
     from PIL import Image, ImageDraw
 

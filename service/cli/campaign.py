@@ -14,6 +14,8 @@ import typer
 from pigen.service.cli import common as cli
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from pigen.service.campaigns.store import CampaignProgress
 
 campaign_app = typer.Typer(help="Batch campaigns: images made for every user of a segment.",
@@ -150,6 +152,6 @@ def _bar(fraction: float, width: int = 20) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {fraction:.0%}"
 
 
-def _errors(error) -> str:  # type: ignore[no-untyped-def]
+def _errors(error: ValidationError) -> str:
     return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
                      for e in error.errors())

@@ -14,6 +14,8 @@ import typer
 from pigen.service.cli import common as cli
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     import pandas as pd
     from sqlalchemy import Engine
 
@@ -61,7 +63,7 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
-def load_interactions(dataset: str, engine_factory) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def load_interactions(dataset: str, engine_factory: Callable[[], Engine]) -> pd.DataFrame:
     """Columns user_id, item_id, value, timestamp from the store or MovieLens."""
     if dataset == "db":
         from pigen.data.ratings_matrix import read_interactions
@@ -224,7 +226,7 @@ def taste(
         }, indent=2))
         return
 
-    def top(names, probabilities, k=3) -> str:  # type: ignore[no-untyped-def]
+    def top(names: Iterable[str], probabilities: Iterable[float], k: int = 3) -> str:
         ranked = sorted(zip(names, probabilities, strict=True), key=lambda p: -p[1])[:k]
         return ", ".join(f"{name} {p:.0%}" for name, p in ranked)
 
