@@ -291,3 +291,32 @@ def unstack(layout: ConditionLayout, array: np.ndarray) -> list[ConditionVector]
     if values.ndim != 2 or values.shape[1] != layout.size:
         raise ValueError(f"condition batch must have shape (N, {layout.size}), got {values.shape}")
     return [ConditionVector.from_array(layout, row) for row in values]
+
+
+def one_hot_batch(layout: ConditionLayout, categories: np.ndarray, colours: np.ndarray,
+                  patterns: np.ndarray) -> np.ndarray:
+    """(N, D) float32 training conditions from index arrays: the vectorised :func:`one_hot`.
+
+    ``categories`` and ``patterns`` are (N,) indices into the layout, ``colours``
+    (N, 3) RGB in [0, 1]. Training draws thousands of these per second, so it skips
+    the per-vector validation :class:`ConditionVector` does, and checks the batch once.
+    """
+    categories = np.asarray(categories, dtype=np.int64)
+    patterns = np.asarray(patterns, dtype=np.int64)
+    colours = np.asarray(colours, dtype=np.float32)
+    n = len(categories)
+    if categories.shape != (n,) or patterns.shape != (n,) or colours.shape != (n, 3):
+        raise ValueError("categories and patterns must be (N,), colours (N, 3); got "
+                         f"{categories.shape}, {patterns.shape}, {colours.shape}")
+    if n and not (categories.min() >= 0 and categories.max() < layout.n_categories):
+        raise ValueError(f"category index outside [0, {layout.n_categories})")
+    if n and not (patterns.min() >= 0 and patterns.max() < layout.n_patterns):
+        raise ValueError(f"pattern index outside [0, {layout.n_patterns})")
+    if not (np.isfinite(colours).all() and ((colours >= 0) & (colours <= 1)).all()):
+        raise ValueError("colours must be RGB in [0, 1]")
+    conditions = np.zeros((n, layout.size), dtype=np.float32)
+    rows = np.arange(n)
+    conditions[rows, categories] = 1.0
+    conditions[:, layout.colour_slice] = colours
+    conditions[rows, layout.pattern_slice.start + patterns] = 1.0
+    return conditions

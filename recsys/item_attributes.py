@@ -12,11 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE
+from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE_RGB
 from pigen.data.conditions import ConditionLayout
 from pigen.data.idmap import IdMap
-
-PALETTE_RGB = np.array([PALETTE[name] for name in COLOUR_NAMES])  # (K, 3)
 
 # -- item attributes ----------------------------------------------------------------------
 

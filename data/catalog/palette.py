@@ -1,4 +1,4 @@
-"""The named colours of the built-in catalog, and hex <-> RGB conversion.
+"""The named colours of the built-in catalog, hex <-> RGB, and perceptual distance (Lab).
 
 Colours are RGB in [0, 1], the same units as the condition vector's colour part.
 """
@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+import numpy as np
+
 RGB = tuple[float, float, float]
 
-#: Name -> RGB in [0, 1]. "black" is a dark charcoal, not (0, 0, 0): the recipe
-#: multiplies the shape by the colour, and a pure black body would vanish into the
-#: black background, leaving nothing to learn.
+#: Name -> RGB in [0, 1]. "black" is a dark charcoal, not (0, 0, 0): the shape's
+#: shading must still show on a black garment (and it did on the first, black,
+#: backdrop). Every colour stands out from the light studio backdrop
+#: (``render.DEFAULT_BACKGROUND``): white least, at Delta-E ~13.
 PALETTE: Mapping[str, RGB] = MappingProxyType(
     {
         "red": (0.85, 0.12, 0.12),
@@ -31,6 +34,10 @@ PALETTE: Mapping[str, RGB] = MappingProxyType(
     }
 )
 COLOUR_NAMES: tuple[str, ...] = tuple(PALETTE)
+#: (K, 3) float64, rows in :data:`COLOUR_NAMES` order: the palette as one array for
+#: vectorised code (training colour draws, nearest-name lookups). Read-only.
+PALETTE_RGB: np.ndarray = np.array([PALETTE[name] for name in COLOUR_NAMES], dtype=np.float64)
+PALETTE_RGB.setflags(write=False)
 
 
 def to_hex(rgb: RGB) -> str:
@@ -61,3 +68,22 @@ def nearest_colour_name(rgb: RGB) -> str:
     return min(
         PALETTE, key=lambda n: sum((a - b) ** 2 for a, b in zip(PALETTE[n], rgb, strict=True))
     )
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(N, 3) sRGB in [0, 1] -> (N, 3) CIE Lab (D65 white)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    to_xyz = np.array([[0.4124564, 0.3575761, 0.1804375],
+                       [0.2126729, 0.7151522, 0.0721750],
+                       [0.0193339, 0.1191920, 0.9503041]])
+    xyz = linear @ to_xyz.T / np.array([0.95047, 1.0, 1.08883])
+    epsilon, kappa = 216 / 24389, 24389 / 27
+    f = np.where(xyz > epsilon, np.cbrt(xyz), (kappa * xyz + 16) / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]),
+                     200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+def delta_e76(rgb_a: np.ndarray, rgb_b: np.ndarray) -> np.ndarray:
+    """(N,) Euclidean distances in Lab between two (N, 3) sRGB arrays."""
+    return np.linalg.norm(srgb_to_lab(rgb_a) - srgb_to_lab(rgb_b), axis=1)

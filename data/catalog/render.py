@@ -10,6 +10,12 @@ import numpy as np
 
 from pigen.data.catalog.palette import RGB, luma
 
+#: The studio backdrop: a light neutral grey (#d9d9d9), as in product photography.
+#: Light enough to read as a studio sweep, dark enough that a white product still
+#: stands out (CIE76 Delta-E ~13 against pure white, the palette's nearest colour;
+#: black and navy stand out by 60+).
+DEFAULT_BACKGROUND: RGB = (0.85, 0.85, 0.85)
+
 #: Pattern names, in condition-vector order.
 PATTERNS: tuple[str, ...] = ("solid", "striped", "checked", "dotted")
 
@@ -25,17 +31,19 @@ LIGHT_BODY_LUMA = 0.4  # at or above: darken the pattern, below: lighten it
 
 
 def render_product(
-    shape: np.ndarray, colour: RGB, pattern: str, rng: np.random.Generator
+    shape: np.ndarray, colour: RGB, pattern: str, rng: np.random.Generator,
+    background: RGB = DEFAULT_BACKGROUND,
 ) -> np.ndarray:
-    """Colour and pattern one Fashion-MNIST shape.
+    """Colour and pattern one Fashion-MNIST shape, on a studio background.
 
     The recipe:
 
     1. pad the (28, 28) grayscale shape to (32, 32) with 2 px of zeros per side;
-    2. the shape is the luminance and the mask: every output pixel is the shape's
-       intensity times a colour, so the background stays black and the shape keeps
-       its own shading;
-    3. that colour is ``colour`` on the body; a pattern replaces it with a contrasting
+    2. the shape's intensity is the product's *opacity* over the background:
+       ``pixel = (1 - a) * background + a * tint`` with ``a = intensity / 255``, so the
+       background shows where the shape is empty and the shape's own shading and
+       seams show as the background blending through;
+    3. the tint is ``colour`` on the body; a pattern replaces it with a contrasting
        tone on a minority of pixels (a third or less of the canvas, never over 40%,
        so the body colour stays the dominant one): a darker shade
        (``colour * 0.4``) on light colours, a lighter tint
@@ -48,8 +56,11 @@ def render_product(
        px dots on a staggered grid;
     5. round to the nearest integer.
 
-    ``colour=(1, 1, 1)`` with ``"solid"`` reproduces the padded shape exactly in all
-    three channels. Colour jitter is the caller's business: this gets the final colour.
+    So "white, solid" is a white garment whose opacity is the Fashion-MNIST shape:
+    opaque parts read pure white, thin or dark parts of the shape let the grey
+    backdrop through. With ``background=(0, 0, 0)`` this is the original recipe
+    (the shape's intensity times the colour). Colour jitter is the caller's business:
+    this gets the final colour.
 
     Parameters
     ----------
@@ -61,6 +72,8 @@ def render_product(
         One of :data:`PATTERNS`.
     rng
         Source of the pattern geometry only (unused for ``"solid"``).
+    background
+        Backdrop RGB in [0, 1]; :data:`DEFAULT_BACKGROUND` unless a store sets another.
 
     Returns
     -------
@@ -72,12 +85,15 @@ def render_product(
     body = np.asarray(colour, dtype=np.float32)  # (3,)
     if body.shape != (3,) or not np.all((body >= 0) & (body <= 1)):
         raise ValueError(f"colour must be 3 values in [0, 1], got {colour!r}")
-    luminance = pad_shape(shape).astype(np.float32)  # (32, 32), 0..255
+    backdrop = np.asarray(background, dtype=np.float32)
+    if backdrop.shape != (3,) or not np.all((backdrop >= 0) & (backdrop <= 1)):
+        raise ValueError(f"background must be 3 values in [0, 1], got {background!r}")
+    opacity = pad_shape(shape).astype(np.float32)[..., None] / 255.0  # (32, 32, 1)
     mask = pattern_mask(pattern, rng)  # (32, 32) bool
     tone = contrast_tone(body)  # (3,)
     tint = np.where(mask[..., None], tone, body)  # (32, 32, 3) in [0, 1]
-    # Multiply in 0..255 units: with body == 1.0 the product is exact, hence bit-exact.
-    return np.clip(np.rint(luminance[..., None] * tint), 0, 255).astype(np.uint8)
+    pixels = (1.0 - opacity) * backdrop + opacity * tint  # (32, 32, 3) in [0, 1]
+    return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
 
 
 def pad_shape(shape: np.ndarray) -> np.ndarray:

@@ -5,35 +5,73 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pigen.data.catalog.palette import PALETTE
-from pigen.data.catalog.render import PATTERNS, pad_shape, pattern_mask, render_product
+from pigen.data.catalog.palette import PALETTE, srgb_to_lab
+from pigen.data.catalog.render import (
+    DEFAULT_BACKGROUND,
+    PATTERNS,
+    pad_shape,
+    pattern_mask,
+    render_product,
+)
 from pigen.data.datasets.fashion_mnist import FashionMNIST
 
 WHITE = (1.0, 1.0, 1.0)
 
 
-def test_white_solid_is_the_padded_shape_exactly(fashion_test: FashionMNIST) -> None:
+def test_white_solid_is_the_shape_as_opacity_over_the_backdrop(fashion_test: FashionMNIST) -> None:
     rng = np.random.default_rng(0)
+    grey = DEFAULT_BACKGROUND[0]
     for index in rng.choice(len(fashion_test), size=300, replace=False):
         shape = fashion_test.images[index]
         image = render_product(shape, WHITE, "solid", rng)
         assert image.shape == (32, 32, 3) and image.dtype == np.uint8
-        padded = pad_shape(shape)
+        opacity = pad_shape(shape) / 255.0
+        expected = np.rint(((1 - opacity) * grey + opacity) * 255)  # white over grey
         for channel in range(3):
-            np.testing.assert_array_equal(image[..., channel], padded)
+            np.testing.assert_allclose(image[..., channel], expected, atol=1)
+
+
+def test_on_a_black_backdrop_white_solid_is_the_padded_shape_exactly(
+        fashion_test: FashionMNIST) -> None:
+    """The original recipe is the special case ``background=(0, 0, 0)``."""
+    shape = fashion_test.images[3]
+    image = render_product(shape, WHITE, "solid", np.random.default_rng(0), (0.0, 0.0, 0.0))
+    for channel in range(3):
+        np.testing.assert_array_equal(image[..., channel], pad_shape(shape))
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
-def test_background_stays_black_and_colour_never_exceeds_shape(
+def test_background_is_the_backdrop_and_the_product_lies_between(
     fashion_test: FashionMNIST, pattern: str
 ) -> None:
     rng = np.random.default_rng(1)
     shape = fashion_test.images[0]
     padded = pad_shape(shape)
+    backdrop = np.rint(np.asarray(DEFAULT_BACKGROUND) * 255)
     for colour in PALETTE.values():
-        image = render_product(shape, colour, pattern, rng)
-        assert not image[padded == 0].any()
-        assert (image.max(axis=-1) <= padded).all()  # colours are <= 1: only darken
+        image = render_product(shape, colour, pattern, rng).astype(float)
+        assert (image[padded == 0] == backdrop).all()  # empty canvas: pure studio grey
+        # Opaque body pixels take a tint (the colour or its pattern tone), never the backdrop
+        # unless the colour happens to be it.
+        full = padded == 255
+        if full.any():
+            assert np.abs(image[full] - backdrop).max() > 20
+
+
+@pytest.mark.parametrize("name", list(PALETTE))
+def test_every_palette_colour_stands_out_from_the_backdrop(name: str) -> None:
+    body = srgb_to_lab(np.asarray([PALETTE[name]]))
+    backdrop = srgb_to_lab(np.asarray([DEFAULT_BACKGROUND]))
+    assert float(np.linalg.norm(body - backdrop)) > 12  # white is the nearest, at ~13
+
+
+def test_a_custom_backdrop_is_used_and_validated(fashion_test: FashionMNIST) -> None:
+    shape = fashion_test.images[0]
+    image = render_product(shape, PALETTE["red"], "solid", np.random.default_rng(0),
+                           (1.0, 1.0, 0.0))
+    assert (image[pad_shape(shape) == 0] == (255, 255, 0)).all()
+    with pytest.raises(ValueError, match="background"):
+        render_product(shape, WHITE, "solid", np.random.default_rng(0), (1.2, 0, 0))
 
 
 def test_same_rng_state_same_image(fashion_test: FashionMNIST) -> None:
