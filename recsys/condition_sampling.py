@@ -7,6 +7,7 @@ muddy purple; each image gets its own seed, so it can be remade alone.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,22 @@ class ConditionSample:
     condition: ConditionVector
     seed: int
     colour_name: str  # the palette name of the mixture component drawn
+
+
+def shopper_seed(seed: int, shopper_id: str) -> int:
+    """A shopper's own sampling seed in [0, 2**63), hashed from (request seed, shopper id).
+
+    Every image a shopper is shown takes its seed from (shopper, seed, index):
+    without the shopper, two shoppers asking with the same seed would get the same
+    k-th noise, so equal tastes gave equal pictures and every shopper's k-th draw
+    fell in the same place of their distributions. Hashing the id (not a row
+    number) keeps a shopper's images the same wherever they are listed — the API,
+    a campaign shard, a segment.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    digest = hashlib.blake2b(f"{seed}\x1f{shopper_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def sample_seeds(seed: int, n: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from pigen.data.history import read_user_history
 from pigen.data.items import catalog_layout, read_items_frame
 from pigen.data.model_registry import ModelVersionInfo
 from pigen.recsys.als import ALSRecommender
-from pigen.recsys.condition_sampling import ConditionSample, sample_conditions
+from pigen.recsys.condition_sampling import ConditionSample, sample_conditions, shopper_seed
 from pigen.recsys.conditioning import TasteProfile, population_profile, taste_profile
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.recsys.user_factors import FactorSource, resolve_user_factor
@@ -36,6 +36,9 @@ def taste_for_user(engine: Engine, user_id: str, n: int = 8, seed: int = 0,
                    attributes: ItemAttributes | None = None) -> UserTaste:
     """Profile ``user_id``'s taste and sample ``n`` conditions (reproducible under ``seed``).
 
+    The draws and the images' noise seeds come from (user, seed, index): the same
+    shopper and seed give the same images, two shoppers never share them.
+
     ``attributes`` is the catalog seen through ``model``'s item map; a service that
     holds it (built once per model) saves reading the catalog on every call.
     """
@@ -55,5 +58,5 @@ def taste_for_user(engine: Engine, user_id: str, n: int = 8, seed: int = 0,
         # than everyone does.
         profile = taste_profile(user.factor, als.item_factors, attributes, rated=user.history,
                                 baseline=als.user_factors.mean(axis=0))
-    samples = sample_conditions(profile, n, seed, diversity=diversity)
+    samples = sample_conditions(profile, n, shopper_seed(seed, user_id), diversity=diversity)
     return UserTaste(user_id, user.source, version.id, profile, tuple(samples))

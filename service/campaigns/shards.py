@@ -11,7 +11,6 @@ half a manifest part.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -40,16 +39,6 @@ if TYPE_CHECKING:
 
 IMAGES_DIR = "images"
 PARTS_DIR = "parts"
-
-
-def user_seed(campaign_seed: int, user_id: str) -> int:
-    """A user's sampling seed in [0, 2**63), hashed from (campaign seed, external id).
-
-    Hashing the id (not the user's position) keeps a user's images the same
-    whichever segment or shard they land in.
-    """
-    digest = hashlib.blake2b(f"{campaign_seed}\x1f{user_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
 
 
 def user_folder(user_id: str) -> str:
@@ -187,7 +176,7 @@ class ShardContext:
 
     def prepare(self, shard: ShardInfo) -> PreparedShard:
         """Step 1: the shard's users, their taste profiles and each image's condition and seed."""
-        from pigen.recsys.condition_sampling import sample_conditions
+        from pigen.recsys.condition_sampling import sample_conditions, shopper_seed
 
         campaign = self.campaign
         started = time.perf_counter()
@@ -199,7 +188,7 @@ class ShardContext:
         records: list[dict[str, object]] = []
         for (_, external), profile, source in zip(users, profiles, sources, strict=True):
             samples = sample_conditions(profile, campaign.images_per_user,
-                                        user_seed(campaign.seed, external),
+                                        shopper_seed(campaign.seed, external),
                                         diversity=campaign.diversity)
             because = [item for item, _ in profile.contributing_items]
             explanation = (("made from your ratings of " if profile.contributors_rated

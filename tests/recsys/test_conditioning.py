@@ -10,7 +10,12 @@ import scipy.sparse as sp
 from pigen.data.catalog.palette import PALETTE
 from pigen.data.conditions import ConditionLayout
 from pigen.data.idmap import IdMap
-from pigen.recsys.condition_sampling import sample_condition, sample_conditions, sample_seeds
+from pigen.recsys.condition_sampling import (
+    sample_condition,
+    sample_conditions,
+    sample_seeds,
+    shopper_seed,
+)
 from pigen.recsys.conditioning import TasteProfile, taste_profile, taste_profiles
 from pigen.recsys.item_attributes import ItemAttributes
 
@@ -213,6 +218,29 @@ def test_each_sample_is_reproducible_alone_from_its_seed() -> None:
     samples = sample_conditions(MIXED, 5, seed=3, diversity=1.5)
     assert [s.seed for s in samples] == sample_seeds(3, 5).tolist()
     assert sample_condition(MIXED, samples[4].seed, diversity=1.5) == samples[4]
+
+
+def test_shopper_seeds_are_per_shopper_and_repeat_per_request() -> None:
+    assert shopper_seed(7, "ann") == shopper_seed(7, "ann")
+    assert len({shopper_seed(7, f"u{k}") for k in range(200)}) == 200
+    assert shopper_seed(7, "ann") != shopper_seed(8, "ann")
+    assert 0 <= shopper_seed(0, "") < 2**63
+    with pytest.raises(ValueError):
+        shopper_seed(-1, "ann")
+
+
+def test_pattern_mix_over_100_shoppers_matches_their_profile() -> None:
+    """Shoppers with one profile, four images each, the same request seed."""
+    draws = [[s.condition.pattern_name for s in
+              sample_conditions(MIXED, 4, shopper_seed(0, f"shopper-{k:03d}"))]
+             for k in range(100)]
+    solid = np.mean([p == "solid" for row in draws for p in row])
+    assert abs(solid - 0.6) < 0.1  # 400 draws: sd 0.025
+    # All four in one pattern: 100 * (0.6**4 + 0.4**4) = 15.5 expected when each
+    # shopper draws independently; shared per-index seeds made this 100.
+    one_pattern = sum(len(set(row)) == 1 for row in draws)
+    assert 5 <= one_pattern <= 30
+    assert len({tuple(row) for row in draws}) > 8
 
 
 def test_sample_seeds_are_distinct_across_users_and_images() -> None:
