@@ -33,9 +33,13 @@ import torch  # noqa: E402
 from pigen.data.conditions import ConditionLayout  # noqa: E402
 from pigen.generator.checkpoint import load_generator  # noqa: E402
 from pigen.generator.config import GeneratorConfig  # noqa: E402
-from pigen.generator.models import build_generator, generator_flops_per_image  # noqa: E402
+from pigen.generator.models import (  # noqa: E402
+    Generator,
+    build_generator,
+    generator_flops_per_image,
+)
 from pigen.generator.sampling import prepare_for_inference  # noqa: E402
-from pigen.generator.shipped import SHIPPED_GENERATOR  # noqa: E402
+from pigen.generator.shipped import PREVIOUS_GENERATORS, SHIPPED_GENERATOR  # noqa: E402
 from pigen.generator.train import random_conditions  # noqa: E402
 
 BATCHES = (1, 16, 64, 256)
@@ -151,6 +155,30 @@ def main() -> None:
         if at64 > best_rate:
             best_name, best_rate, best = name, at64, (module, bf16)
 
+    for path in PREVIOUS_GENERATORS:  # the baseline, measured in this same run
+        if not path.is_file():
+            continue
+        old = load_generator(path, device=device).model
+        z = torch.randn(64, old.config.z_dim, device=device)
+        c = torch.from_numpy(random_conditions(layout, 64, rng)).to(device)
+
+        def forward_old(old=old, z=z, c=c) -> object:
+            with torch.inference_mode():
+                return old(z, c)
+
+        rate = 64 / statistics.median(timed(forward_old, device, seconds))
+        print(f"{'previous: ' + path.name:<26}{rate:>10,.0f} images/s at b=64, channels_last "
+              f"eager ({generator_flops_per_image(old) / 1e6:.0f} MFLOP/image)")
+    eager = variants(model, device, False)["channels_last"][0]
+    z = torch.randn(64, model.config.z_dim, device=device)
+    c = torch.from_numpy(random_conditions(layout, 64, rng)).to(device)
+
+    def forward_eager() -> object:
+        with torch.inference_mode():
+            return eager(z, c)
+
+    eager_rate = 64 / statistics.median(timed(forward_eager, device, seconds))
+
     print(f"\nlatency of the best variant at b=64 ({best_name}), ms")
     assert best is not None
     module, bf16 = best
@@ -166,8 +194,9 @@ def main() -> None:
         times = np.array(timed(forward, device, seconds, min_runs=50 if not args.quick else 5))
         print(f"  batch {b}: p50 {np.percentile(times, 50) * 1e3:.2f}  "
               f"p99 {np.percentile(times, 99) * 1e3:.2f}  ({len(times)} runs)")
-    print(f"\nbest at batch 64: {best_rate:,.0f} images/s ({best_name}); target >= 1,500 on "
-          "the 2-core CPU")
+    print(f"\nbest at batch 64: {best_rate:,.0f} images/s ({best_name})")
+    print(f"eager (channels_last, no compile) at batch 64: {eager_rate:,.0f} images/s; "
+          "target >= 1,500 on the 2-core CPU")
 
 
 if __name__ == "__main__":

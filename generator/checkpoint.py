@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from pigen.data.conditions import ConditionLayout
 from pigen.generator.config import GeneratorConfig
-from pigen.generator.models import Generator
+from pigen.generator.models import Generator, build_generator
 from pigen.generator.sampling import prepare_for_inference
 
 FORMAT = "pigen-generator/1"
@@ -86,7 +86,7 @@ def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGene
         metrics = json.loads(metadata.get("metrics", "{}"))
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: bad generator metadata ({exc})") from exc
-    model = Generator(config, layout.size)
+    model = build_generator(config, layout)
     state = load_file(str(path))
     expected = model.state_dict()
     if set(state) != set(expected):

@@ -11,7 +11,13 @@ Protocol (all with held-out Fashion-MNIST *test* shapes, never seen in training)
   the judge's own accuracy on real renders), median colour Delta-E to the asked
   colour (and the same measure on A), and intra-condition diversity (mean
   pairwise feature distance of several seeds of one condition, beside real renders
-  of different shapes under one condition).
+  of different shapes under one condition);
+* per category: accuracy and FID against B's images of that category (beside
+  the real floor of A's against B's); per palette colour: median Delta-E of
+  solid images asked for exactly that colour, dark colours included.
+
+Everything is rendered on ``background`` (the generator's backdrop), and colours
+are read off against it.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from pigen.data.conditions import ConditionLayout
-from pigen.generator.colour import delta_e76, estimate_body_colour
+from pigen.data.catalog.body_colour import estimate_body_colour
+from pigen.data.catalog.palette import COLOUR_NAMES, PALETTE_RGB, RGB, delta_e76
+from pigen.data.catalog.render import DEFAULT_BACKGROUND
+from pigen.data.conditions import ConditionLayout, one_hot_batch
 from pigen.generator.distances import frechet_distance, kernel_inception_distance
 from pigen.generator.judge import Judge, judge_images
 from pigen.generator.models import Generator
@@ -32,6 +40,8 @@ from pigen.generator.training_data import draw_colours, render_batch, render_dra
 
 DIVERSITY_CONDITIONS = 100
 DIVERSITY_SEEDS = 8
+#: Images per palette colour in the per-colour Delta-E table (every category, all patterns).
+PER_COLOUR_IMAGES = 80
 
 
 @dataclass(frozen=True)
@@ -44,26 +54,32 @@ class EvaluationReference:
     patterns: np.ndarray  # (N,) A's patterns
     colours: np.ndarray  # (N, 3) A's colours
     features_b: np.ndarray  # (N, F) judge features of set B
+    labels_b: np.ndarray  # (N,) B's categories
     references: dict[str, float]  # floor, class-mean and noise scores, real accuracies
+    per_category_real: dict[str, dict[str, float]]  # A vs B, per category
     diversity_conditions: np.ndarray  # (K, D)
+    colour_conditions: np.ndarray  # (K * PER_COLOUR_IMAGES, D), palette colour k in block k
+    background: RGB = DEFAULT_BACKGROUND
 
 
 def build_reference(judge: Judge, layout: ConditionLayout, test_shapes: np.ndarray,
                     test_labels: np.ndarray, class_means: np.ndarray, n: int = 5000,
-                    seed: int = 0) -> EvaluationReference:
-    """Render sets A and B (n each at most) and score the references."""
+                    seed: int = 0, background: RGB = DEFAULT_BACKGROUND) -> EvaluationReference:
+    """Render sets A and B (n each at most) on ``background`` and score the references."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(test_shapes))
     n = min(n, len(order) // 2)
     a_idx, b_idx = order[:n], order[n:2 * n]
-    set_a = render_drawn(test_shapes[a_idx], test_labels[a_idx], layout, rng)
-    set_b = render_drawn(test_shapes[b_idx], test_labels[b_idx], layout, rng)
+    set_a = render_drawn(test_shapes[a_idx], test_labels[a_idx], layout, rng,
+                         background=background)
+    set_b = render_drawn(test_shapes[b_idx], test_labels[b_idx], layout, rng,
+                         background=background)
     judged_a = judge_images(judge, _unit(set_a.images))
     judged_b = judge_images(judge, _unit(set_b.images))
     # The blurry baseline: each class's mean shape under A's conditions.
     means = render_batch(class_means[set_a.labels.numpy()], set_a.labels.numpy(),
                          set_a.colours.numpy(), set_a.patterns.numpy(), layout,
-                         np.random.default_rng(seed + 1))
+                         np.random.default_rng(seed + 1), background=background)
     judged_means = judge_images(judge, _unit(means.images))
     noise = torch.from_numpy(np.random.default_rng(seed + 2).random((n, 3, 32, 32),
                                                                     dtype=np.float32))
@@ -77,13 +93,48 @@ def build_reference(judge: Judge, layout: ConditionLayout, test_shapes: np.ndarr
         "category_accuracy_real": _accuracy(judged_a.category, set_a.labels.numpy()),
         "pattern_accuracy_real": _accuracy(judged_a.pattern, set_a.patterns.numpy()),
         "colour_delta_e_median_real": float(np.median(delta_e76(
-            estimate_body_colour(_uint8(set_a.images)), colours_a))),
-        "diversity_real": _real_diversity(judge, test_shapes, test_labels, layout, rng),
+            estimate_body_colour(_uint8(set_a.images), background), colours_a))),
+        "diversity_real": _real_diversity(judge, test_shapes, test_labels, layout, rng,
+                                          background),
     }
+    labels_a, labels_b = set_a.labels.numpy(), set_b.labels.numpy()
+    per_category_real = _per_category(layout, judged_a.features, judged_a.category, labels_a,
+                                      judged_b.features, labels_b)
     k = min(DIVERSITY_CONDITIONS, n)
-    return EvaluationReference(layout, set_a.conditions.numpy(), set_a.labels.numpy(),
-                               set_a.patterns.numpy(), colours_a, judged_b.features,
-                               references, set_a.conditions.numpy()[:k])
+    return EvaluationReference(layout, set_a.conditions.numpy(), labels_a,
+                               set_a.patterns.numpy(), colours_a, judged_b.features, labels_b,
+                               references, per_category_real, set_a.conditions.numpy()[:k],
+                               palette_conditions(layout), background)
+
+
+def palette_conditions(layout: ConditionLayout) -> np.ndarray:
+    """(K * PER_COLOUR_IMAGES, D): each palette colour exactly, solid, over every category.
+
+    Solid, because a patterned product shows two colours by design (the pattern
+    tone is the recipe's, not the request's).
+    """
+    k, m = len(PALETTE_RGB), PER_COLOUR_IMAGES
+    categories = np.tile(np.arange(m) % layout.n_categories, k)
+    solid = layout.pattern_index("solid") if "solid" in layout.patterns else 0
+    patterns = np.full(k * m, solid)
+    colours = np.repeat(PALETTE_RGB.astype(np.float32), m, axis=0)
+    return one_hot_batch(layout, categories, colours, patterns)
+
+
+def _per_category(layout: ConditionLayout, features: np.ndarray, predicted: np.ndarray,
+                  labels: np.ndarray, features_b: np.ndarray,
+                  labels_b: np.ndarray) -> dict[str, dict[str, float]]:
+    """{category: {accuracy, fid}}: one class's images against B's images of that class."""
+    table = {}
+    for index, name in enumerate(layout.categories):
+        mine, theirs = labels == index, labels_b == index
+        if mine.sum() < 2 or theirs.sum() < 2:
+            continue
+        table[name] = {
+            "accuracy": round(float((predicted[mine] == index).mean()), 4),
+            "fid": round(frechet_distance(features[mine], features_b[theirs]), 4),
+        }
+    return table
 
 
 def evaluate_generator(model: Generator, judge: Judge, reference: EvaluationReference,
@@ -93,7 +144,7 @@ def evaluate_generator(model: Generator, judge: Judge, reference: EvaluationRefe
     seeds = np.arange(n, dtype=np.int64) + seed * 1_000_003
     images = sample(model, reference.conditions, seeds)  # (N, 3, R, R) in [0, 1]
     judged = judge_images(judge, images)
-    colours = estimate_body_colour(to_uint8(_at_32(images)))
+    colours = estimate_body_colour(to_uint8(_at_32(images)), reference.background)
     metrics: dict[str, Any] = {
         "n_images": n,
         "fid": frechet_distance(judged.features, reference.features_b),
@@ -105,7 +156,28 @@ def evaluate_generator(model: Generator, judge: Judge, reference: EvaluationRefe
     }
     metrics.update(reference.references)
     metrics["fid_ratio_to_class_mean"] = metrics["fid"] / max(metrics["fid_class_mean"], 1e-12)
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+    metrics = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+    generated = _per_category(reference.layout, judged.features, judged.category,
+                              reference.labels, reference.features_b, reference.labels_b)
+    metrics["per_category"] = {
+        name: {**row, "accuracy_real": reference.per_category_real[name]["accuracy"],
+               "fid_real": reference.per_category_real[name]["fid"]}
+        for name, row in generated.items()}
+    metrics["per_colour_delta_e"] = _per_colour_delta_e(model, reference, seed)
+    return metrics
+
+
+def _per_colour_delta_e(model: Generator, reference: EvaluationReference,
+                        seed: int) -> dict[str, float]:
+    """{palette colour: median Delta-E of solid images asked for exactly that colour}."""
+    conditions = reference.colour_conditions
+    seeds = np.arange(len(conditions), dtype=np.int64) + 9_000_000 + seed
+    colours = estimate_body_colour(to_uint8(_at_32(sample(model, conditions, seeds))),
+                                   reference.background)
+    errors = delta_e76(colours, conditions[:, reference.layout.colour_slice]).reshape(
+        len(COLOUR_NAMES), -1)
+    return {name: round(float(np.median(row)), 2)
+            for name, row in zip(COLOUR_NAMES, errors, strict=True)}
 
 
 def class_mean_shapes(shapes: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -115,7 +187,8 @@ def class_mean_shapes(shapes: np.ndarray, labels: np.ndarray, n_classes: int) ->
 
 
 def _real_diversity(judge: Judge, shapes: np.ndarray, labels: np.ndarray,
-                    layout: ConditionLayout, rng: np.random.Generator) -> float:
+                    layout: ConditionLayout, rng: np.random.Generator,
+                    background: RGB = DEFAULT_BACKGROUND) -> float:
     """Mean pairwise feature distance among real renders of one condition (new shapes)."""
     distances = []
     for _ in range(DIVERSITY_CONDITIONS // 4):
@@ -123,7 +196,8 @@ def _real_diversity(judge: Judge, shapes: np.ndarray, labels: np.ndarray,
         picks = rng.choice(np.flatnonzero(labels == category), DIVERSITY_SEEDS, replace=False)
         colour = np.repeat(draw_colours(rng, 1, 0.5, 0.08), DIVERSITY_SEEDS, axis=0)
         pattern = np.full(DIVERSITY_SEEDS, int(rng.integers(layout.n_patterns)))
-        batch = render_batch(shapes[picks], labels[picks], colour, pattern, layout, rng)
+        batch = render_batch(shapes[picks], labels[picks], colour, pattern, layout, rng,
+                             background=background)
         distances.append(_pairwise(judge_images(judge, _unit(batch.images)).features))
     return float(np.mean(distances))
 
@@ -154,6 +228,7 @@ def _unit(images: torch.Tensor) -> torch.Tensor:
 
 
 def _uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] renders -> (N, R, R, 3) uint8."""
     return to_uint8(_unit(images))
 
 

@@ -1,4 +1,8 @@
-"""Sample grids: rows = categories, columns = colours, to look at what a model draws."""
+"""Sample grids, to look at what a model draws.
+
+* condition grids: rows = categories, columns = colours (does each part take?);
+* seed grids: rows = conditions, columns = seeds (is every seed a different product?).
+"""
 
 from __future__ import annotations
 
@@ -41,11 +45,31 @@ def save_condition_grid(model: Generator, layout: ConditionLayout, path: Path,
     return save_image_grid(images, layout.n_categories, len(colours), path, scale)
 
 
+#: (category, colour, pattern) rows of the README's seed grid: the three shapes that
+#: used to look alike, the dark colours that used to vanish, and every pattern.
+SEED_GRID_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("Shirt", "white", "solid"), ("Coat", "white", "solid"), ("Pullover", "white", "solid"),
+    ("Dress", "navy", "dotted"), ("T-shirt/top", "black", "striped"),
+    ("Sneaker", "red", "solid"), ("Bag", "brown", "checked"), ("Ankle boot", "grey", "solid"),
+)
+
+
+def save_seed_grid(model: Generator, layout: ConditionLayout, path: Path,
+                   rows: tuple[tuple[str, str, str], ...] = SEED_GRID_ROWS, seeds: int = 8,
+                   first_seed: int = 0, scale: int = 3) -> Path:
+    """Write a PNG with one row per (category, colour, pattern) and ``seeds`` columns."""
+    conditions = stack([one_hot(layout, category, PALETTE[colour], pattern)
+                        for category, colour, pattern in rows for _ in range(seeds)])
+    seed_list = [first_seed + k for _ in rows for k in range(seeds)]
+    images = to_uint8(sample(model, conditions, seed_list))
+    return save_image_grid(images, len(rows), seeds, path, scale)
+
+
 def save_image_grid(images: np.ndarray, rows: int, cols: int, path: Path,
                     scale: int = 2) -> Path:
     """Tile (rows * cols, R, R, 3) uint8 images row-major into one PNG (nearest upscale)."""
     side = images.shape[1] * scale
-    sheet = np.full((rows * (side + GAP) + GAP, cols * (side + GAP) + GAP, 3), 40, np.uint8)
+    sheet = np.full((rows * (side + GAP) + GAP, cols * (side + GAP) + GAP, 3), 255, np.uint8)
     for index, image in enumerate(images[: rows * cols]):
         r, c = divmod(index, cols)
         big = np.kron(image, np.ones((scale, scale, 1), dtype=np.uint8))

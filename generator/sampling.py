@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from pigen.generator.device import channels_last as to_channels_last
 from pigen.generator.models import Generator
 
 MAX_SEED = 2**64 - 1
@@ -85,7 +86,7 @@ def prepare_for_inference(model: Generator, channels_last: bool = True,
     """
     model.eval().requires_grad_(False)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = to_channels_last(model)
     if compile_model:
         model = torch.compile(model, dynamic=False)  # type: ignore[assignment]
     return model

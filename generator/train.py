@@ -28,14 +28,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from pigen.data.conditions import ConditionLayout
-from pigen.generator.augment import diff_augment
+from pigen.data.conditions import ConditionLayout, one_hot_batch
+from pigen.generator.augment import rand_translation
 from pigen.generator.checkpoint import load_checkpoint, save_checkpoint, save_generator
 from pigen.generator.config import GeneratorConfig
-from pigen.generator.device import configure_cpu_threads, resolve_device
+from pigen.generator.device import channels_last, configure_cpu_threads, resolve_device
 from pigen.generator.grids import save_condition_grid
 from pigen.generator.losses import discriminator_hinge_loss, generator_hinge_loss
-from pigen.generator.models import Discriminator, Generator
+from pigen.generator.models import Generator, build_discriminator, build_generator
 from pigen.generator.training_data import RenderStream, draw_colours
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class TrainingState:
     config: GeneratorConfig
     layout: ConditionLayout
     generator: Generator
-    discriminator: Discriminator
+    discriminator: nn.Module
     ema: Generator  # eval-mode copy whose weights trail the generator's
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
@@ -71,53 +71,88 @@ def build_training(config: GeneratorConfig, layout: ConditionLayout, shapes: np.
     """Fresh models and optimisers, seeded by ``config.seed``."""
     device = device or resolve_device(config.device)
     torch.manual_seed(config.seed)
-    generator = Generator(config, layout.size).to(device)
-    discriminator = Discriminator(config, layout.size).to(device)
+    generator = build_generator(config, layout).to(device)
+    discriminator = build_discriminator(config, layout).to(device)
     # NHWC: tensor cores want it on CUDA; oneDNN's convolutions were ~10% faster with it
     # on this CPU too.
-    generator = generator.to(memory_format=torch.channels_last)
-    discriminator = discriminator.to(memory_format=torch.channels_last)
+    generator = channels_last(generator)
+    discriminator = channels_last(discriminator)
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
     betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas)
+    # Fused Adam: one kernel over all parameters instead of a loop of small ops.
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, fused=True)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas, fused=True)
     stream = RenderStream(shapes, labels, layout, seed=config.seed + 1,
                           resolution=config.resolution, palette_fraction=config.palette_fraction,
-                          colour_jitter=config.colour_jitter)
+                          colour_jitter=config.colour_jitter, background=config.background)
     return TrainingState(config, layout, generator, discriminator, ema, opt_g, opt_d, stream,
                          device)
 
 
 def train_step(state: TrainingState) -> dict[str, float]:
-    """One (or ``d_steps``) discriminator update(s), one generator update, one EMA update."""
+    """``d_steps`` discriminator updates, one generator update, one EMA update.
+
+    Where the time goes was measured (``bench/generator_training.py``), so each
+    network runs as few passes as the losses need:
+
+    * real and fake go through D as one batch (D has no batch statistics, so this
+      is the same loss; one spectral-norm power iteration and bigger GEMMs);
+    * the generator runs forward once: its images, detached, train D, then the
+      same graph trains G against the updated D;
+    * D's weights are frozen during G's backward (their gradients would be thrown away).
+    """
     config, device = state.config, state.device
     g, d = state.generator, state.discriminator
     g.train()
-    augment = diff_augment if config.augment else _identity
+    augment = _augment if config.augment else _identity
+    n = config.batch_size
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=state.autocast):
-        # 1. discriminator: real renders vs generated images of the same conditions
-        for _ in range(config.d_steps):
-            batch = state.stream.next_batch(config.batch_size)
-            real = batch.images.to(device, non_blocking=True)
-            conditions = batch.conditions.to(device, non_blocking=True)
-            z = torch.randn(config.batch_size, config.z_dim, device=device)
-            with torch.no_grad():
-                fake = g(z, conditions)
-            loss_d = discriminator_hinge_loss(d(augment(real), conditions),
-                                              d(augment(fake), conditions))
-            state.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            state.opt_d.step()
-        # 2. generator: fool D on the last batch's conditions with fresh noise
-        z = torch.randn(config.batch_size, config.z_dim, device=device)
-        loss_g = generator_hinge_loss(d(augment(g(z, conditions)), conditions))
-        state.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        state.opt_g.step()
-    # 3. EMA of the weights (a plain copy until ema_start)
-    update_ema(state.ema, g, 0.0 if state.step < config.ema_start else config.ema_decay)
+        # 1. the generator's images for this step's conditions (graph kept for step 3)
+        for k in range(config.d_steps):
+            with phase("render"):
+                batch = state.stream.next_batch(n)
+                real = batch.images.to(device, non_blocking=True)
+                conditions = batch.conditions.to(device, non_blocking=True)
+            z = torch.randn(n, config.z_dim, device=device)
+            last = k == config.d_steps - 1
+            with phase("G forward"), torch.set_grad_enabled(last):
+                fake = g(z, conditions)  # (B, 3, R, R)
+            # 2. discriminator: real renders vs generated images of the same conditions
+            with phase("D forward"):
+                both = torch.cat([augment(real), augment(fake.detach())])
+                logits = d(both, torch.cat([conditions, conditions]))
+                loss_d = discriminator_hinge_loss(logits[:n], logits[n:])
+            with phase("D backward"):
+                state.opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+            with phase("optimisers"):
+                state.opt_d.step()
+        # 3. generator: fool the updated D with the same images
+        d.requires_grad_(False)
+        with phase("D forward (G step)"):
+            loss_g = generator_hinge_loss(d(augment(fake), conditions))
+        with phase("G+D backward (G step)"):
+            state.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        with phase("optimisers"):
+            state.opt_g.step()
+        d.requires_grad_(True)
+    # 4. EMA of the weights (a plain copy until ema_start)
+    with phase("EMA"):
+        update_ema(state.ema, g, 0.0 if state.step < config.ema_start else config.ema_decay)
     state.step += 1
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
+def phase(name: str) -> torch.profiler.record_function:
+    """A named span for ``torch.profiler`` (``bench/generator_training.py`` breaks a step
+    down by these); costs microseconds when nobody profiles."""
+    return torch.profiler.record_function(f"step/{name}")
+
+
+def _augment(x: torch.Tensor) -> torch.Tensor:
+    """DiffAugment translation; uncovered pixels become the image's own corner colour."""
+    return rand_translation(x)
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -162,12 +197,10 @@ def recalibrate_batchnorm(model: Generator, layout: ConditionLayout, batches: in
 def random_conditions(layout: ConditionLayout, n: int, rng: np.random.Generator,
                       palette_fraction: float = 0.5, jitter: float = 0.08) -> np.ndarray:
     """(n, D) training-distribution conditions: one-hot category and pattern, drawn colour."""
-    conditions = np.zeros((n, layout.size), dtype=np.float32)
-    conditions[np.arange(n), rng.integers(layout.n_categories, size=n)] = 1.0
-    conditions[:, layout.colour_slice] = draw_colours(rng, n, palette_fraction, jitter)
+    categories = rng.integers(layout.n_categories, size=n)
+    colours = draw_colours(rng, n, palette_fraction, jitter)
     patterns = rng.integers(layout.n_patterns, size=n)
-    conditions[np.arange(n), layout.pattern_slice.start + patterns] = 1.0
-    return conditions
+    return one_hot_batch(layout, categories, colours, patterns)
 
 
 def checkpoint_dict(state: TrainingState) -> dict[str, Any]:
@@ -212,9 +245,10 @@ def restore(state: TrainingState, checkpoint: dict[str, Any]) -> None:
     state.elapsed_s = float(checkpoint["elapsed_s"])
 
 
-def _architecture(config: GeneratorConfig) -> tuple[int, ...]:
-    return (config.resolution, config.z_dim, config.g_channels, config.condition_embedding,
-            config.d_channels)
+def _architecture(config: GeneratorConfig) -> tuple[object, ...]:
+    return (config.architecture, config.resolution, config.z_dim, config.g_channels,
+            config.condition_embedding, config.d_channels, config.minibatch_std,
+            config.noise_modulation, config.background)
 
 
 Evaluator = Callable[[Generator, int], dict[str, float]]

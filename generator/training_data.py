@@ -15,11 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pigen.data.catalog.palette import PALETTE
-from pigen.data.catalog.render import render_product
-from pigen.data.conditions import ConditionLayout
-
-_PALETTE_RGB = np.asarray(list(PALETTE.values()), dtype=np.float64)  # (13, 3)
+from pigen.data.catalog.palette import PALETTE_RGB, RGB
+from pigen.data.catalog.render import DEFAULT_BACKGROUND, render_product
+from pigen.data.conditions import ConditionLayout, one_hot_batch
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ class RenderStream:
 
     def __init__(self, shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
                  seed: int, resolution: int = 32, palette_fraction: float = 0.5,
-                 colour_jitter: float = 0.08) -> None:
+                 colour_jitter: float = 0.08, background: RGB = DEFAULT_BACKGROUND) -> None:
         if shapes.ndim != 3 or shapes.shape[1:] != (28, 28) or len(shapes) != len(labels):
             raise ValueError("shapes must be (N, 28, 28) with one label each")
         if int(labels.max()) >= layout.n_categories:
@@ -51,6 +49,7 @@ class RenderStream:
         self.resolution = resolution
         self.palette_fraction = palette_fraction
         self.colour_jitter = colour_jitter
+        self.background = background
         self.rng = np.random.default_rng(seed)
 
     def next_batch(self, batch_size: int) -> RenderedBatch:
@@ -58,7 +57,8 @@ class RenderStream:
         rng = self.rng
         picks = rng.integers(len(self.shapes), size=batch_size)
         return render_drawn(self.shapes[picks], self.labels[picks], self.layout, rng,
-                            self.resolution, self.palette_fraction, self.colour_jitter)
+                            self.resolution, self.palette_fraction, self.colour_jitter,
+                            self.background)
 
     def state(self) -> dict[str, Any]:
         return dict(self.rng.bit_generator.state)
@@ -71,7 +71,7 @@ def draw_colours(rng: np.random.Generator, n: int, palette_fraction: float,
                  jitter: float) -> np.ndarray:
     """(n, 3) RGB in [0, 1]: palette colours plus Gaussian jitter, or uniform RGB."""
     from_palette = rng.random(n) < palette_fraction
-    anchors = _PALETTE_RGB[rng.integers(len(_PALETTE_RGB), size=n)]
+    anchors = PALETTE_RGB[rng.integers(len(PALETTE_RGB), size=n)]
     palette = np.clip(anchors + rng.normal(0.0, jitter, (n, 3)), 0.0, 1.0)
     uniform = rng.random((n, 3))
     return np.where(from_palette[:, None], palette, uniform).astype(np.float32)
@@ -79,31 +79,29 @@ def draw_colours(rng: np.random.Generator, n: int, palette_fraction: float,
 
 def render_drawn(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
                  rng: np.random.Generator, resolution: int = 32, palette_fraction: float = 0.5,
-                 colour_jitter: float = 0.08) -> RenderedBatch:
+                 colour_jitter: float = 0.08,
+                 background: RGB = DEFAULT_BACKGROUND) -> RenderedBatch:
     """Render given shapes with colours and patterns drawn from ``rng`` (training mix)."""
     colours = draw_colours(rng, len(shapes), palette_fraction, colour_jitter)
     pattern_codes = rng.integers(layout.n_patterns, size=len(shapes))
-    return render_batch(shapes, labels, colours, pattern_codes, layout, rng, resolution)
+    return render_batch(shapes, labels, colours, pattern_codes, layout, rng, resolution,
+                        background)
 
 
 def render_batch(shapes: np.ndarray, labels: np.ndarray, colours: np.ndarray,
                  pattern_codes: np.ndarray, layout: ConditionLayout, rng: np.random.Generator,
-                 resolution: int = 32) -> RenderedBatch:
+                 resolution: int = 32, background: RGB = DEFAULT_BACKGROUND) -> RenderedBatch:
     """Render each shape with the catalog recipe; conditions one-hot in ``layout`` order."""
-    n = len(shapes)
     images = np.stack([
         render_product(shapes[k], tuple(colours[k].tolist()), layout.patterns[pattern_codes[k]],
-                       rng)
-        for k in range(n)
+                       rng, background)
+        for k in range(len(shapes))
     ])  # (B, 32, 32, 3) uint8
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     if resolution != pixels.shape[-1]:
         pixels = F.interpolate(pixels, size=(resolution, resolution), mode="bilinear",
                                align_corners=False)
-    conditions = np.zeros((n, layout.size), dtype=np.float32)
-    conditions[np.arange(n), labels] = 1.0
-    conditions[:, layout.colour_slice] = colours
-    conditions[np.arange(n), layout.pattern_slice.start + pattern_codes] = 1.0
+    conditions = one_hot_batch(layout, labels, colours, pattern_codes)
     return RenderedBatch(
         images=pixels.contiguous(),
         conditions=torch.from_numpy(conditions),

@@ -31,8 +31,10 @@ def ensure_generator_version(engine: Engine, weights: Path | None = None) -> Mod
     the existing row instead of adding another.
     """
     from pigen.generator.checkpoint import file_sha256, load_generator
-    from pigen.generator.shipped import SHIPPED_GENERATOR
+    from pigen.generator.shipped import PREVIOUS_GENERATORS, SHIPPED_GENERATOR
 
+    if weights is None:
+        register_previous_generators(engine, PREVIOUS_GENERATORS)
     active = active_model_version(engine, MODEL_KIND)
     path = (weights or SHIPPED_GENERATOR).resolve()
     digest = file_sha256(path) if path.is_file() else None
@@ -54,6 +56,28 @@ def ensure_generator_version(engine: Engine, weights: Path | None = None) -> Mod
                                       activate=True)
     return register_model_version(engine, MODEL_KIND, path, config, loaded.metrics,
                                   activate=active is None)
+
+
+def register_previous_generators(engine: Engine, paths: tuple[Path, ...]) -> None:
+    """Register earlier shipped generators as inactive versions (once each, by path and bytes).
+
+    So an A/B test of the old against the new generator needs no file hunting:
+    ``pigen models list`` shows both.
+    """
+    from pigen.generator.checkpoint import file_sha256, load_generator
+
+    known = {(v.path.resolve(), v.config.get("sha256"))
+             for v in list_model_versions(engine, MODEL_KIND)}
+    for path in paths:
+        if not path.is_file():
+            continue
+        if (path.resolve(), file_sha256(path)) in known:
+            continue
+        loaded = load_generator(path)
+        config = {"generator": loaded.config.to_dict(), "layout": loaded.layout.to_dict(),
+                  "sha256": loaded.sha256}
+        register_model_version(engine, MODEL_KIND, path.resolve(), config, loaded.metrics,
+                               activate=False)
 
 
 def load_active_generator(engine: Engine, device: str = "cpu"

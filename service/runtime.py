@@ -193,5 +193,12 @@ class Runtime:
         from pigen.generator.checkpoint import load_generator
         from pigen.generator.device import resolve_device
 
-        return load_generator(version.path, device=resolve_device(self.settings.device))
+        loaded = load_generator(version.path, device=resolve_device(self.settings.device))
+        registered = version.config.get("sha256")
+        if registered is not None and loaded.sha256 != registered:
+            # Images are cached and recorded per version id: serving other bytes under
+            # this id would make "which model made this picture" a lie.
+            raise ValueError(f"generator version {version.id}: {version.path} changed since it "
+                             "was registered; register the new file as a new version")
+        return loaded
 

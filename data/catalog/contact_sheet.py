@@ -8,6 +8,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 LABEL_WIDTH = 96  # pixels for the category name at the left of each row
+GAP = 2  # white pixels between tiles: light-backdrop products would run into each other
 
 
 def contact_sheet(items: pd.DataFrame, images_dir: Path, per_category: int = 12,
@@ -18,16 +19,17 @@ def contact_sheet(items: pd.DataFrame, images_dir: Path, per_category: int = 12,
     """
     categories = sorted(items["category"].unique())
     tile = 32 * scale
-    sheet = Image.new("RGB", (LABEL_WIDTH + per_category * tile, len(categories) * tile),
+    step = tile + GAP
+    sheet = Image.new("RGB", (LABEL_WIDTH + per_category * step, len(categories) * step),
                       (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
     for row, category in enumerate(categories):
-        draw.text((4, row * tile + tile // 2 - 5), str(category)[:14], fill=(0, 0, 0))
+        draw.text((4, row * step + tile // 2 - 5), str(category)[:14], fill=(0, 0, 0))
         chosen = items[items["category"] == category].head(per_category)
         for col, name in enumerate(chosen["image"]):
             with Image.open(images_dir / str(name)) as image:
                 tile_image = image.convert("RGB").resize((tile, tile), Image.Resampling.NEAREST)
-            sheet.paste(tile_image, (LABEL_WIDTH + col * tile, row * tile))
+            sheet.paste(tile_image, (LABEL_WIDTH + col * step, row * step))
     return sheet
 
 

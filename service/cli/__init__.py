@@ -16,10 +16,10 @@ import typer  # noqa: E402
 
 from pigen.service.cli.campaign import campaign_app  # noqa: E402
 from pigen.service.cli.experiment import experiment_app  # noqa: E402
+from pigen.service.cli.generator import generator_app  # noqa: E402
 from pigen.service.cli.recsys import recsys_app  # noqa: E402
 from pigen.service.cli.serve import register_serve_commands  # noqa: E402
 from pigen.service.cli.store import db_app, ingest_app, register_store_commands  # noqa: E402
-from pigen.service.generator_cli import generator_app  # noqa: E402
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
                   no_args_is_help=True, pretty_exceptions_enable=False)

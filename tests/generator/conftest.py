@@ -7,7 +7,7 @@ import pytest
 
 from pigen.data.conditions import ConditionLayout
 from pigen.generator.config import GeneratorConfig
-from pigen.generator.models import Generator
+from pigen.generator.models import Generator, build_generator
 
 
 @pytest.fixture(scope="session")
@@ -30,4 +30,11 @@ def tiny_generator(layout: ConditionLayout) -> Generator:
     import torch
 
     torch.manual_seed(0)
-    return Generator(GeneratorConfig.tiny(), layout.size).eval()
+    model = build_generator(GeneratorConfig.tiny(), layout)
+    # The condition and noise maps start at zero (each part earns its influence in
+    # training); tests that check what each part does need them switched on.
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.normal_(0.0, 0.3)
+    return model.eval()

@@ -1,5 +1,6 @@
 import pytest
 
+from pigen.data.typed_config import ConfigError
 from pigen.generator.config import GeneratorConfig
 
 
@@ -19,8 +20,12 @@ def test_defaults_are_valid_and_round_trip() -> None:
         ({"ema_decay": 1.5}, "ema_decay"),
         ({"device": "tpu"}, "device"),
         ({"g_channels": 190}, "divisible"),
-        ({"steps": 1.5}, "steps must be an int"),
-        ({"augment": "yes"}, "augment must be true or false"),
+        ({"steps": 1.5}, "steps: Input should be a valid integer"),
+        ({"steps": True}, "steps: Input should be a valid integer"),
+        ({"augment": "yes"}, "augment: Input should be a valid boolean"),
+        ({"background": (1.2, 0.5, 0.5)}, "background.0"),
+        ({"background": (0.5, 0.5)}, "background"),
+        ({"architecture": "vae"}, "architecture"),
     ],
 )
 def test_bad_values_are_refused_with_the_field_named(changes: dict, message: str) -> None:
@@ -29,8 +34,23 @@ def test_bad_values_are_refused_with_the_field_named(changes: dict, message: str
 
 
 def test_unknown_keys_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown GeneratorConfig keys: \\['stpes'\\]"):
+    with pytest.raises(ConfigError, match="stpes: unknown key; known keys: .*steps"):
         GeneratorConfig.from_dict({"stpes": 10})
+
+
+def test_a_legacy_file_config_is_the_first_architecture_on_black() -> None:
+    legacy = {k: v for k, v in GeneratorConfig().to_dict().items()
+              if k not in ("architecture", "background", "minibatch_std")}
+    config = GeneratorConfig.from_dict(legacy)
+    assert config.architecture == "dcgan" and config.background == (0.0, 0.0, 0.0)
+    assert not config.minibatch_std
+    assert GeneratorConfig.from_dict(GeneratorConfig().to_dict()).architecture == "parts"
+
+
+def test_json_lists_become_the_background_tuple() -> None:
+    config = GeneratorConfig.from_dict({"background": [1, 0.9, 0.8]})
+    assert config.background == (1.0, 0.9, 0.8)
+    assert GeneratorConfig.from_dict(config.to_dict()) == config
 
 
 def test_integers_are_accepted_for_floats() -> None:

@@ -7,9 +7,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from pigen.data.catalog.body_colour import estimate_body_colour
+from pigen.data.catalog.palette import delta_e76
 from pigen.data.conditions import ConditionLayout
 from pigen.generator.checkpoint import load_generator
-from pigen.generator.colour import delta_e76, estimate_body_colour
 from pigen.generator.judge import judge_images, load_judge, render_test_set
 from pigen.generator.sampling import sample, to_uint8
 from pigen.generator.shipped import SHIPPED_GENERATOR, SHIPPED_JUDGE

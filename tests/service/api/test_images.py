@@ -49,6 +49,19 @@ def test_unknown_shopper_gets_prior_images_never_an_error(client: TestClient) ->
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
 
+def test_two_shoppers_with_identical_tastes_get_different_pictures(client: TestClient) -> None:
+    # Two first-time visitors share one taste (the population prior) and one seed.
+    first = images_of(client, user="visitor-a", seed=3)["images"]
+    second = images_of(client, user="visitor-b", seed=3)["images"]
+    assert first[0]["model_versions"] == second[0]["model_versions"]
+    for mine, theirs in zip(first, second, strict=True):
+        assert client.get(mine["url"]).content != client.get(theirs["url"]).content
+    # ... while one shopper asking again with that seed gets the very same pictures.
+    again = images_of(client, user="visitor-a", seed=3)["images"]
+    assert [client.get(i["url"]).content for i in again] == \
+        [client.get(i["url"]).content for i in first]
+
+
 def test_limits_on_n_and_parameters(make_client) -> None:  # type: ignore[no-untyped-def]
     client = make_client(max_images_per_request=4)
     assert client.get("/v1/users/shopper-001/images", params={"n": 5}).status_code == 422

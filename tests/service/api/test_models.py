@@ -19,7 +19,7 @@ from pigen.service import imaging
 from pigen.service.auth import create_api_key
 from pigen.service.generator_serving import ensure_generator_version
 from pigen.service.recsys_serving import train_and_register
-from tests.service.api.conftest import tiny_generator
+from tests.service.api.conftest import app_of, tiny_generator
 
 
 def second_als(engine: Engine, tmp_path: Path) -> tuple[int, int]:
@@ -159,3 +159,36 @@ def test_new_bytes_at_the_same_path_are_a_new_generator_version(tmp_path, store_
     save_generator(build_generator(GeneratorConfig.tiny(), layout).eval(), layout, path)
     second = ensure_generator_version(store_engine, path)
     assert second.id != first.id and second.config["sha256"] != first.config["sha256"]
+
+
+def test_a_version_whose_file_changed_is_refused_not_served_with_other_bytes(
+        make_client, store_engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from pigen.data.conditions import ConditionLayout
+    from pigen.generator.checkpoint import save_generator
+    from pigen.generator.config import GeneratorConfig
+    from pigen.generator.models import build_generator
+
+    client = make_client()
+    path = tiny_generator(tmp_path / "old.safetensors")
+    old = ensure_generator_version(store_engine, path)
+    torch.manual_seed(3)
+    layout = ConditionLayout.builtin()
+    save_generator(build_generator(GeneratorConfig.tiny(), layout).eval(), layout, path)
+    runtime = app_of(client).state.runtime
+    with pytest.raises(ValueError, match="changed since it was registered"):
+        runtime.generator_for(old.id)
+
+
+def test_previous_shipped_generators_are_registered_inactive(store_engine: Engine,
+                                                              tmp_path: Path) -> None:
+    from pigen.data.model_registry import list_model_versions
+    from pigen.service.generator_serving import register_previous_generators
+
+    old = tiny_generator(tmp_path / "generator-v1.safetensors")
+    register_previous_generators(store_engine, (old, tmp_path / "absent.safetensors"))
+    register_previous_generators(store_engine, (old,))  # once per file and bytes
+    rows = [v for v in list_model_versions(store_engine, "generator")
+            if v.path.resolve() == old.resolve()]
+    assert len(rows) == 1 and not rows[0].is_active

@@ -1,0 +1,100 @@
+"""The judge's view of an image, its file format, and what evaluation reports."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from pigen.data.catalog.palette import COLOUR_NAMES
+from pigen.data.catalog.render import DEFAULT_BACKGROUND
+from pigen.data.conditions import ConditionLayout
+from pigen.generator.config import GeneratorConfig
+from pigen.generator.evaluate import build_reference, class_mean_shapes, evaluate_generator
+from pigen.generator.judge import Judge, load_judge, render_plain_test_set, save_judge
+from pigen.generator.models import build_generator
+
+
+def test_the_judge_sees_shape_not_contrast(layout: ConditionLayout) -> None:
+    """A faint and a strong version of one product (offsets from the backdrop scaled),
+    or a lighter and a darker one (offsets negated), look the same to the judge:
+    white on light grey is judged like navy."""
+    torch.manual_seed(0)
+    judge = Judge(layout.n_categories, layout.n_patterns).eval()
+    backdrop = torch.tensor(DEFAULT_BACKGROUND).view(1, 3, 1, 1)
+    offsets = (torch.rand(2, 3, 32, 32) - 0.5) * 0.3
+    strong, faint = backdrop + offsets, backdrop + 0.4 * offsets
+    darker = backdrop - 0.5 * offsets.abs()
+    lighter = backdrop + 0.3 * offsets.abs()
+    with torch.no_grad():
+        a, b = judge(strong), judge(faint)
+        c, d = judge(darker), judge(lighter)
+        other = judge(backdrop + offsets.flip(-2))
+    for x, y in zip(a, b, strict=True):
+        assert torch.allclose(x, y, atol=1e-4)
+    for x, y in zip(c, d, strict=True):
+        assert torch.allclose(x, y, atol=1e-4)
+    assert not torch.allclose(a[1], other[1], atol=1e-4)  # but it does see the shape
+
+
+def test_judge_files_keep_their_backdrop_and_refuse_other_formats(
+        layout: ConditionLayout, tmp_path: Path) -> None:
+    judge = Judge(layout.n_categories, layout.n_patterns, (1.0, 0.9, 0.8))
+    path = save_judge(judge, layout, tmp_path / "judge.safetensors", {"epochs": 1})
+    loaded, loaded_layout, metrics = load_judge(path)
+    assert loaded.background == (1.0, 0.9, 0.8) and loaded_layout == layout
+    assert metrics == {"epochs": 1}
+    old = tmp_path / "old.safetensors"
+    save_file({"x": torch.zeros(1)}, str(old), metadata={"format": "pigen-judge/1"})
+    with pytest.raises(ValueError, match="train one with"):
+        load_judge(old)
+
+
+def test_the_plain_test_set_is_white_solid_on_the_backdrop(fashion_slice, layout) -> None:
+    shapes, labels = fashion_slice
+    batch = render_plain_test_set(shapes[:20], labels[:20], layout)
+    assert (batch.patterns == layout.pattern_index("solid")).all()
+    assert torch.equal(batch.labels, torch.from_numpy(labels[:20].astype(np.int64)))
+    assert (batch.colours == 1.0).all()
+    corner = (batch.images[:, :, 0, 0] + 1) / 2  # the canvas edge is backdrop
+    assert torch.allclose(corner, torch.tensor(DEFAULT_BACKGROUND).expand_as(corner), atol=0.01)
+
+
+@pytest.fixture(scope="module")
+def small_reference(fashion_slice, layout):  # type: ignore[no-untyped-def]
+    shapes, labels = fashion_slice
+    torch.manual_seed(0)
+    judge = Judge(layout.n_categories, layout.n_patterns).eval()
+    means = class_mean_shapes(shapes, labels, layout.n_categories)
+    return judge, build_reference(judge, layout, shapes, labels, means, n=200)
+
+
+def test_evaluation_reports_per_category_and_per_colour(small_reference, layout) -> None:
+    judge, reference = small_reference
+    model = build_generator(GeneratorConfig.tiny(), layout).eval()
+    metrics = evaluate_generator(model, judge, reference)
+    assert set(metrics["per_category"]) == set(layout.categories)
+    for row in metrics["per_category"].values():
+        assert set(row) == {"accuracy", "accuracy_real", "fid", "fid_real"}
+        assert 0 <= row["accuracy"] <= 1 and row["fid"] >= 0
+    assert tuple(metrics["per_colour_delta_e"]) == COLOUR_NAMES  # black and navy included
+    for key in ("category_accuracy", "diversity", "fid_ratio_to_class_mean",
+                "colour_delta_e_median", "category_accuracy_real", "diversity_real"):
+        assert np.isfinite(metrics[key])
+
+
+def test_a_generator_that_paints_exactly_the_asked_colour_scores_zero_delta_e(
+        small_reference, layout) -> None:
+    judge, reference = small_reference
+    model = build_generator(GeneratorConfig.tiny(), layout).eval()
+    with torch.no_grad():
+        model.out_conv.bias[0] = 30.0  # opaque everywhere, colour exactly as asked
+    metrics = evaluate_generator(model, judge, reference)
+    assert max(metrics["per_colour_delta_e"].values()) < 1.0
+    assert metrics["colour_delta_e_median"] < 1.0
+    # ... and one that paints nothing is far off for every colour.
+    with torch.no_grad():
+        model.out_conv.bias[0] = -30.0
+    empty = evaluate_generator(model, judge, reference)
+    assert min(empty["per_colour_delta_e"].values()) > 10  # white, the nearest: ~13
