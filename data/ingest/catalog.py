@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from pigen.data.ids import id_problem, is_valid_id
 from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
 from pigen.data.ingest.readers import Table, read_table, table_from_frame
 from pigen.data.ingest.report import IngestReport
@@ -28,6 +29,9 @@ from pigen.data.schema import Item, utcnow
 REQUIRED = ("item_id", "category")
 OPTIONAL = ("colour", "colour_name", "pattern", "image")
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Catalog photos are a few megapixels; a 20000x20000 PNG of a few KB would
+# take 400 MB+ to decode (a decompression bomb), so refuse it by its header.
+MAX_IMAGE_PIXELS = 40_000_000
 COMPARED = ("category", "colour", "colour_name", "pattern", "image_path", "attributes")
 
 
@@ -82,6 +86,14 @@ def validate_catalog(table: Table, options: CatalogOptions) -> list[dict[str, An
     images_root = options.images_dir.resolve() if options.images_dir else None
     if images_root is not None and not images_root.is_dir():
         problems.append(Problem(f"images folder {options.images_dir} does not exist"))
+    for name, column in table.columns.items():
+        # PostgreSQL text cannot hold NUL (psycopg DataError); SQLite would store it.
+        # Ids get the id rule's message instead.
+        if name == "item_id":
+            continue
+        has_nul = pc.match_substring(column, "\x00").to_numpy(zero_copy_only=False)
+        for row in has_nul.nonzero()[0][:MAX_LISTED]:
+            problem(int(row), name, "contains a NUL byte (\\x00), which text cannot hold")
     if problems:
         raise IngestError(table.source, problems)
 
@@ -91,10 +103,8 @@ def validate_catalog(table: Table, options: CatalogOptions) -> list[dict[str, An
         if len(problems) >= MAX_LISTED * 2:
             break
         external_id = str(text["item_id"][row])
-        if not external_id:
-            problem(row, "item_id", "empty item id")
-        elif len(external_id) > 128:
-            problem(row, "item_id", "item id longer than 128 characters")
+        if not is_valid_id(external_id):
+            problem(row, "item_id", id_problem(external_id))
         elif external_id in first_line:
             problem(row, "item_id", f"item {external_id!r} already appears on line "
                                     f"{first_line[external_id]}")
@@ -144,7 +154,15 @@ def _checked_image(root: Path, name: str, options: CatalogOptions, report) -> st
     if options.verify_images:
         try:
             with Image.open(candidate) as image:
+                pixels = image.width * image.height
+                if pixels > MAX_IMAGE_PIXELS:
+                    report(f"{name!r} is {image.width}x{image.height} pixels; the limit is "
+                           f"{MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)")
+                    return None
                 image.verify()
+        except Image.DecompressionBombError as error:  # PIL's own, larger limit
+            report(f"{name!r} is too large to decode safely: {error}")
+            return None
         except (UnidentifiedImageError, OSError, SyntaxError):
             report(f"{name!r} is not a readable image")
             return None

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from pigen.data.ids import ID_PATTERN  # the one id rule, shared with ingest
+
 # Request bodies reject unknown keys, like every typed config (one shared base).
 from pigen.data.typed_config import StrictModel as Strict
 
 __all__ = ["ID_PATTERN", "ExternalId", "FactorSourceName", "HexColour", "Seed", "Strict"]
 
-#: External ids as the store knows them: printable, no spaces, no path tricks.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$"
 ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN,
                                   examples=["shopper-00001"])]
 HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#c0392b"])]
