@@ -7,6 +7,7 @@ version and never none or two.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -53,12 +54,20 @@ def register_model_version(engine: Engine, kind: str, path: Path, config: dict[s
         return ModelVersionInfo.of(row)
 
 
-def activate_model_version(engine: Engine, version_id: int) -> ModelVersionInfo:
-    """Make ``version_id`` the active version of its kind (atomically)."""
+def activate_model_version(engine: Engine, version_id: int,
+                           check: Callable[[ModelVersionInfo], object] | None = None
+                           ) -> ModelVersionInfo:
+    """Make ``version_id`` the active version of its kind (atomically).
+
+    ``check`` (e.g. load and test the model) runs inside the transaction, before
+    the switch: if it raises, nothing changes and the error propagates.
+    """
     with session_scope(engine) as session:
         row = session.get(ModelVersion, version_id)
         if row is None:
             raise LookupError(f"no model version {version_id}")
+        if check is not None:
+            check(ModelVersionInfo.of(row))
         _activate(session, row)
         session.flush()
         return ModelVersionInfo.of(row)

@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         engine = make_engine(settings.resolved_database_url)
     metrics = ServiceMetrics()
-    runtime = Runtime(engine, settings)
+    runtime = Runtime(engine, settings,
+                      on_fallback=lambda kind: metrics.model_fallbacks.labels(kind=kind).inc())
     image_service = ImageService(engine, runtime, ImageFiles(settings.images_dir), metrics,
                                  settings.batch_max_size, settings.batch_max_wait_ms)
 

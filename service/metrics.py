@@ -28,6 +28,10 @@ class ServiceMetrics:
         self.image_cache = Counter(
             "pigen_image_cache_total", "Image requests by cache outcome.", ["outcome"],
             registry=self.registry)
+        self.model_fallbacks = Counter(
+            "pigen_model_fallbacks_total", "Active model versions that would not load or "
+            "infer, replaced by the last good version of their kind.", ["kind"],
+            registry=self.registry)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

@@ -4,6 +4,10 @@ Request handlers read :attr:`Runtime.current` once, at their start, and use that
 :class:`ModelSet` to the end, so a hot swap (``activate``) never changes the
 models under a request in flight: the new set replaces the reference in one
 assignment, and the old one lives on until its last request finishes.
+
+Nothing serves before it has loaded and passed a test inference
+(:mod:`pigen.service.model_loading`); at start-up an active version that fails
+gives way to the last good one of its kind, recorded in :attr:`Runtime.fallbacks`.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -27,6 +32,7 @@ from pigen.data.model_registry import (
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.service import generator_serving, recsys_serving
+from pigen.service.model_loading import KINDS, ModelLoadError, load_checked
 from pigen.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +46,16 @@ OLD_GENERATORS_KEPT = 2
 
 class ModelsNotReady(RuntimeError):
     """No model of a needed kind is active (answered as 503 with this message)."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """An active version that would not load at start-up, and the one served instead."""
+
+    kind: str
+    active: int  # the registry's choice
+    serving: int
+    problem: str  # public: what is wrong with the active one
 
 
 @dataclass(frozen=True)
@@ -72,9 +88,13 @@ class ModelSet:
 class Runtime:
     """Holds the current :class:`ModelSet` and the catalog; loads, swaps, refreshes."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings,
+                 on_fallback: Callable[[str], None] = lambda kind: None) -> None:
         self.engine = engine
         self.settings = settings
+        self._on_fallback = on_fallback  # e.g. count it in a metric
+        self.fallbacks: dict[str, Fallback] = {}  # kind -> what serves instead of the active
+        self._failed: dict[int, tuple[int, int] | None] = {}  # refused id -> its file's stamp
         self._current: ModelSet | None = None
         self._error: str | None = "models not loaded yet"
         self.catalog: dict[str, CatalogItem] = {}
@@ -97,6 +117,11 @@ class Runtime:
         return self._current is not None
 
     @property
+    def serving_versions(self) -> dict[str, int]:
+        """kind -> version id served now; empty before any model set loaded."""
+        return {} if self._current is None else self._current.versions
+
+    @property
     def not_ready_reason(self) -> str | None:
         return None if self._current is not None else self._error
 
@@ -112,7 +137,7 @@ class Runtime:
         versions = {v.id: v for v in list_model_versions(self.engine, generator_serving.MODEL_KIND)}
         if version_id not in versions:
             raise LookupError(f"no generator version {version_id}")
-        loaded = self._load_generator(versions[version_id])
+        loaded = self._load(versions[version_id])
         with self._generator_lock:
             self._old_generators[version_id] = loaded
             while len(self._old_generators) > OLD_GENERATORS_KEPT:
@@ -122,24 +147,35 @@ class Runtime:
     # -- loading and swapping -----------------------------------------------------------
 
     def load(self) -> None:
-        """Load the catalog and the active models (blocking: call it in a thread)."""
+        """Load the catalog and the active models (blocking: call it in a thread).
+
+        An active version that fails to load or to infer is replaced by the last
+        good one of its kind (see :meth:`_load_kind`); only if none works is the
+        service left not ready.
+        """
         try:
             self._load_catalog()
-            als_version, als = recsys_serving.load_active_als(self.engine)
-            generator_version = generator_serving.ensure_generator_version(self.engine)
+            als_version, als = self._load_kind(
+                recsys_serving.MODEL_KIND,
+                active_model_version(self.engine, recsys_serving.MODEL_KIND))
+            generator_version, generator = self._load_kind(
+                generator_serving.MODEL_KIND, self._active_generator())
             self._current = ModelSet(als_version, als, self._attributes(als), generator_version,
-                                     self._load_generator(generator_version))
+                                     generator)
             self._error = None
         except (LookupError, FileNotFoundError, ValueError) as error:
+            if str(error) != self._error:  # once per cause, not every refresh
+                log.error("models not loaded: %s", error)
             self._error = str(error)
-            log.error("models not loaded: %s", error)
 
     async def activate(self, version_id: int) -> ModelVersionInfo:
-        """Make ``version_id`` active in the registry and serve with it from now on."""
+        """Load and test ``version_id``, then make it active and serve with it.
+
+        The test runs inside the activation's transaction: a version that fails
+        it is never active (:class:`ModelLoadError`, registry unchanged).
+        """
         async with self._swap_lock:
-            version = await asyncio.to_thread(activate_model_version, self.engine, version_id)
-            await asyncio.to_thread(self._swap_to, version)
-            return version
+            return await asyncio.to_thread(self._activate, version_id)
 
     async def refresh(self) -> bool:
         """Follow the registry if another process activated a version; True if swapped."""
@@ -148,27 +184,89 @@ class Runtime:
                 await asyncio.to_thread(self.load)
                 return self._current is not None
             swapped = False
-            for kind in (recsys_serving.MODEL_KIND, generator_serving.MODEL_KIND):
+            for kind in KINDS:
                 active = await asyncio.to_thread(active_model_version, self.engine, kind)
-                if active is not None and active.id != self._current.versions[kind]:
-                    await asyncio.to_thread(self._swap_to, active)
-                    swapped = True
+                if active is None or active.id == self._current.versions[kind]:
+                    continue
+                if active.id in self._failed and self._failed[active.id] == _stamp(active):
+                    continue  # refused already, and its file has not changed since
+                try:
+                    model = await asyncio.to_thread(self._load, active)
+                except ModelLoadError as error:
+                    self._failed[active.id] = _stamp(active)
+                    log.error("the registry's active %s cannot be served: %s; still serving "
+                              "version %d", kind, error, self._current.versions[kind])
+                    continue
+                self._install(active, model)
+                self.fallbacks.pop(kind, None)
+                swapped = True
             return swapped
 
-    def _swap_to(self, version: ModelVersionInfo) -> None:
+    def _activate(self, version_id: int) -> ModelVersionInfo:
+        loaded: list[Any] = []
+        version = activate_model_version(self.engine, version_id,
+                                         check=lambda v: loaded.append(self._load(v)))
+        self._failed.pop(version.id, None)
+        self.fallbacks.pop(version.kind, None)
+        if self._current is None:
+            self.load()  # e.g. a rollback after a start with nothing servable
+        else:
+            self._install(version, loaded[0])
+        return version
+
+    def _load(self, version: ModelVersionInfo) -> Any:
+        return load_checked(version, self.settings.device)
+
+    def _active_generator(self) -> ModelVersionInfo | None:
+        try:
+            return generator_serving.ensure_generator_version(self.engine)
+        except Exception:  # a broken shipped file must not hide the registered ones
+            log.exception("cannot register the shipped generator")
+            return active_model_version(self.engine, generator_serving.MODEL_KIND)
+
+    def _load_kind(self, kind: str, active: ModelVersionInfo | None
+                   ) -> tuple[ModelVersionInfo, Any]:
+        """The active version of ``kind`` loaded, or else the last good one.
+
+        Candidates after the active one: older versions newest first (the last good
+        one), then newer ones (perhaps rolled back from, but better than nothing).
+        """
+        if active is None:
+            raise LookupError("no active ALS model: run `pigen recsys train` first"
+                              if kind == recsys_serving.MODEL_KIND else f"no active {kind} model")
+        others = list_model_versions(self.engine, kind)
+        candidates = ([active] + [v for v in others if v.id < active.id]
+                      + [v for v in reversed(others) if v.id > active.id])
+        refused: ModelLoadError | None = None
+        for version in candidates:
+            try:
+                model = self._load(version)
+            except ModelLoadError as error:
+                refused = refused or error
+                continue
+            if refused is None:
+                self.fallbacks.pop(kind, None)
+            else:
+                self._failed[active.id] = _stamp(active)
+                self.fallbacks[kind] = Fallback(kind, active.id, version.id, str(refused))
+                log.error("FALLBACK: active %s cannot be served (%s); serving %s version %d "
+                          "instead until a good version is activated", kind, refused, kind,
+                          version.id)
+                self._on_fallback(kind)
+            return version, model
+        raise LookupError(f"no {kind} version can be served: {refused}")
+
+    def _install(self, version: ModelVersionInfo, model: Any) -> None:
         current = self.current
         if version.kind == recsys_serving.MODEL_KIND:
-            als = ALSRecommender.load(version.path)
-            new = replace(current, als_version=version, als=als, attributes=self._attributes(als))
-        elif version.kind == generator_serving.MODEL_KIND:
-            new = replace(current, generator_version=version,
-                          generator=self._load_generator(version))
+            new = replace(current, als_version=version, als=model,
+                          attributes=self._attributes(model))
+        else:
+            new = replace(current, generator_version=version, generator=model)
             with self._generator_lock:  # the outgoing one still serves its images' rows
                 self._old_generators[current.generator_version.id] = current.generator
                 while len(self._old_generators) > OLD_GENERATORS_KEPT:
                     self._old_generators.popitem(last=False)
-        else:
-            raise ValueError(f"the service serves no models of kind {version.kind!r}")
         self._current = new  # one reference assignment: the swap
         log.info("now serving %s version %d", version.kind, version.id)
 
@@ -189,16 +287,11 @@ class Runtime:
         items = self._items_frame
         return ItemAttributes.from_frame(items, als.items, catalog_layout(items))
 
-    def _load_generator(self, version: ModelVersionInfo) -> LoadedGenerator:
-        from pigen.generator.checkpoint import load_generator
-        from pigen.generator.device import resolve_device
 
-        loaded = load_generator(version.path, device=resolve_device(self.settings.device))
-        registered = version.config.get("sha256")
-        if registered is not None and loaded.sha256 != registered:
-            # Images are cached and recorded per version id: serving other bytes under
-            # this id would make "which model made this picture" a lie.
-            raise ValueError(f"generator version {version.id}: {version.path} changed since it "
-                             "was registered; register the new file as a new version")
-        return loaded
-
+def _stamp(version: ModelVersionInfo) -> tuple[int, int] | None:
+    """(mtime, size) of the version's file: a refused file is retried once it changes."""
+    try:
+        stat = version.path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -11,18 +14,25 @@ from starlette.concurrency import run_in_threadpool
 from pigen.service.api.deps import EngineDep, MetricsDep, RuntimeDep
 from pigen.service.api.schemas.models import Health
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
+async def healthz() -> Response:
     """The process answers."""
-    return Health(status="ok")
+    return JSONResponse({"status": "ok", "detail": None})
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(engine: EngineDep, runtime: RuntimeDep) -> Response:
-    """Ready to serve: the database answers and the models are loaded."""
+    """Ready to serve: the database answers and the models are loaded.
+
+    ``degraded`` (still 200: it serves) means an active version would not load and
+    an earlier one serves instead; ``fallback`` says which. Details meant for the
+    operator (driver errors, server paths) go to the log, not to this answer.
+    """
     def ping() -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -30,10 +40,19 @@ async def readyz(engine: EngineDep, runtime: RuntimeDep) -> Response:
     try:
         await run_in_threadpool(ping)
     except Exception as error:  # any driver error means "not ready", said plainly
-        return JSONResponse({"status": "unavailable", "detail": f"database: {error}"}, 503)
+        log.warning("readyz: the database does not answer: %r", error)
+        return JSONResponse({"status": "unavailable", "detail": "the database does not answer",
+                             "fallback": []}, 503)
     if not runtime.ready:
-        return JSONResponse({"status": "unavailable", "detail": runtime.not_ready_reason}, 503)
-    return JSONResponse({"status": "ready", "detail": None})
+        return JSONResponse({"status": "unavailable", "detail": runtime.not_ready_reason,
+                             "fallback": []}, 503)
+    fallbacks = [asdict(f) for f in runtime.fallbacks.values()]
+    if fallbacks:
+        kinds = ", ".join(f"{f['kind']} {f['serving']} instead of {f['active']}"
+                          for f in fallbacks)
+        return JSONResponse({"status": "degraded", "detail": f"serving fallback models: {kinds}",
+                             "fallback": fallbacks})
+    return JSONResponse({"status": "ready", "detail": None, "fallback": []})
 
 
 @router.get("/metrics", response_class=Response)

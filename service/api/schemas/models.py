@@ -29,6 +29,17 @@ class ActivateRequest(Strict):
     id: int = Field(ge=1, description="The model version to make active.")
 
 
+class FallbackPublic(BaseModel):
+    """An active version that would not load; an earlier one serves instead."""
+
+    kind: str
+    active: int
+    serving: int
+    problem: str
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, ready, degraded (serving a fallback model) or "
+                                    "unavailable.")
     detail: str | None = None
+    fallback: list[FallbackPublic] = Field(default_factory=list)
