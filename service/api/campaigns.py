@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
@@ -27,14 +28,23 @@ router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 CampaignId = Annotated[int, PathParam(ge=1, le=2**62, description="The campaign's id.")]
 
 
-def _public(progress: CampaignProgress) -> CampaignPublic:
+def _public(progress: CampaignProgress, storage_dir: Path) -> CampaignPublic:
+    """The API's view: folders relative to the storage folder, never absolute server paths."""
     from pigen.service.campaigns.outputs import CONTACT_SHEET, MANIFEST
 
-    values = progress.to_dict()
     done = progress.campaign.status == "completed"
-    root = progress.campaign.output_dir
-    return CampaignPublic(**values, manifest=str(root / MANIFEST) if done else None,
-                          contact_sheet=str(root / CONTACT_SHEET) if done else None)
+    root = _logical(progress.campaign.output_dir, storage_dir)
+    values = {**progress.to_dict(), "output_dir": root}
+    return CampaignPublic(**values, manifest=f"{root}/{MANIFEST}" if done else None,
+                          contact_sheet=f"{root}/{CONTACT_SHEET}" if done else None)
+
+
+def _logical(folder: Path, storage_dir: Path) -> str:
+    """``campaigns/<name>`` under the storage folder; only the name for one elsewhere (CLI)."""
+    try:
+        return folder.relative_to(storage_dir.absolute()).as_posix()
+    except ValueError:
+        return folder.name
 
 
 @router.post("", response_model=CampaignPublic, status_code=201, dependencies=[WriteAccess])
@@ -56,15 +66,18 @@ async def create_campaign(body: CampaignCreate, engine: EngineDep,
         raise HTTPException(422, str(error)) from None
     if body.start:
         run_in_background(engine, campaign.id, device=settings.device)
-    return _public(await run_in_threadpool(store.campaign_progress, engine, campaign.id))
+    return _public(await run_in_threadpool(store.campaign_progress, engine, campaign.id),
+                   settings.storage_dir)
 
 
 @router.get("/{campaign_id}", response_model=CampaignPublic, dependencies=[ReadAccess])
-async def get_campaign(campaign_id: CampaignId, engine: EngineDep) -> CampaignPublic:
+async def get_campaign(campaign_id: CampaignId, engine: EngineDep,
+                       settings: SettingsDep) -> CampaignPublic:
     """A campaign's definition, pinned models and progress."""
     from pigen.service.campaigns import store
 
     try:
-        return _public(await run_in_threadpool(store.campaign_progress, engine, campaign_id))
+        return _public(await run_in_threadpool(store.campaign_progress, engine, campaign_id),
+                       settings.storage_dir)
     except LookupError as error:
         raise HTTPException(404, str(error)) from None

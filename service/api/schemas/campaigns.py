@@ -45,7 +45,8 @@ class CampaignPublic(BaseModel):
     images_per_user: int
     diversity: float
     seed: int
-    output_dir: str
+    output_dir: str = Field(description="Where the images go, relative to the server's "
+                                        "storage folder (campaigns/<output>).")
     shard_size: int
     batch_size: int
     generator_version_id: int
@@ -58,5 +59,6 @@ class CampaignPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
-    manifest: str | None = Field(description="manifest.parquet, once completed.")
+    manifest: str | None = Field(description="manifest.parquet (relative to the storage "
+                                             "folder), once completed.")
     contact_sheet: str | None

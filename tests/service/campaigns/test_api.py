@@ -41,11 +41,14 @@ def test_create_runs_and_reports_progress(client: TestClient, tmp_path: Path) ->
     body = created.json()
     assert body["users"] == 11 and body["images"] == 22
     assert body["progress"]["shards_total"] == 3
-    assert body["output_dir"] == str(tmp_path / "var" / "campaigns" / "bags-spring")
+    # A logical folder under the storage folder: no absolute server path leaks.
+    assert body["output_dir"] == "campaigns/bags-spring"
     done = wait_until_done(client, body["id"])
     assert done["status"] == "completed", done
     assert done["progress"]["images_done"] == 22 and done["progress"]["fraction"] == 1.0
-    assert Path(done["manifest"]).is_file() and Path(done["contact_sheet"]).is_file()
+    assert done["manifest"] == "campaigns/bags-spring/manifest.parquet"
+    storage = tmp_path / "var"
+    assert (storage / done["manifest"]).is_file() and (storage / done["contact_sheet"]).is_file()
 
 
 def test_create_without_start_waits(client: TestClient) -> None:
