@@ -16,12 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from pigen.data.ingest.errors import IngestError, Problem
+from pigen.data.ingest.parquet import FIRST_DATA_LINE, read_parquet
 
-#: Line of the first data row in a CSV file (line 1 is the header).
-FIRST_DATA_LINE = 2
+#: pyarrow's CSV block size; a field longer than a block needs a bigger one.
+BLOCK_SIZE = 1 << 20  # bytes
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def read_table(
         raise IngestError(source, [Problem(f"no such file: {path}")])
     if path.stat().st_size == 0:
         raise IngestError(source, [Problem("the file is empty")])
-    arrow = _read_parquet(path) if path.suffix.lower() in {".parquet", ".pq"} else _read_csv(
+    arrow = read_parquet(path) if path.suffix.lower() in {".parquet", ".pq"} else _read_csv(
         path, encoding
     )
     if arrow.num_rows == 0:
@@ -144,32 +144,42 @@ def _read_csv(path: Path, encoding: str) -> pa.Table:
     try:
         first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
         header = next(csv.reader([first_line], delimiter=delimiter))
-        return pa_csv.read_csv(
-            io.BytesIO(data),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-            ),
-        )
+    except (UnicodeDecodeError, StopIteration, csv.Error) as error:
+        raise IngestError(path.name, [Problem(f"unreadable header: {error}", line=1)]) from None
+    _check_header(path.name, header)
+    try:
+        return _parse_csv(data, delimiter, header, BLOCK_SIZE)
+    except pa.ArrowInvalid as error:
+        if "straddl" not in str(error):
+            raise IngestError(path.name, [Problem(f"not a readable CSV table: {error}")]) from None
+    # A field longer than a block (a long product description): the file is
+    # already in memory, so parse it as one block rather than refuse it.
+    try:
+        return _parse_csv(data, delimiter, header, len(data) + 1)
     except pa.ArrowInvalid as error:
         raise IngestError(path.name, [Problem(f"not a readable CSV table: {error}")]) from None
 
 
-def _read_parquet(path: Path) -> pa.Table:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise IngestError(path.name, [Problem(f"not a readable Parquet file: {error}")]) from None
-    # Cast every column to text so validation is the same for CSV and Parquet.
-    return pa.table({name: _as_text(table.column(name)) for name in table.column_names})
+def _check_header(source: str, header: list[str]) -> None:
+    """Each column name once: pyarrow would fail with ``Field "x" exists 2 times``."""
+    seen: dict[str, int] = {}
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+    problems = [Problem(f"column {name!r} appears {count} times in the header", 1, name)
+                for name, count in seen.items() if count > 1]
+    if problems:
+        raise IngestError(source, problems)
 
 
-def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_timestamp(column.type):
-        # Keep the instant: render as ISO 8601 with an explicit UTC offset.
-        column = column.cast(pa.timestamp("s", tz=column.type.tz or "UTC"))
-        import pyarrow.compute as pc
-
-        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%S%z").fill_null("")
-    return column.cast(pa.string()).fill_null("")
+def _parse_csv(data: bytes, delimiter: str, header: list[str], block_size: int) -> pa.Table:
+    # No thread pool: Arrow's worker threads alive at interpreter exit made
+    # rejected ingests abort with SIGABRT instead of exiting 1.
+    return pa_csv.read_csv(
+        io.BytesIO(data),
+        read_options=pa_csv.ReadOptions(use_threads=False, block_size=block_size),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+        ),
+    )
