@@ -38,7 +38,7 @@ def open_database(upgrade: bool = True) -> Engine:
     from pigen.data.migrate import upgrade_database
 
     settings = load_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, settings.engine_options)
     if upgrade:
         upgrade_database(engine)
     return engine
