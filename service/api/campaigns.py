@@ -9,6 +9,7 @@ background thread of the server.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ from pigen.service.api.deps import EngineDep, ReadAccess, SettingsDep, WriteAcce
 from pigen.service.api.schemas.campaigns import CampaignCreate, CampaignPublic
 from pigen.service.campaigns.definition import CampaignSpec
 from pigen.service.campaigns.store import CampaignError, CampaignProgress
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
@@ -37,6 +40,11 @@ def _public(progress: CampaignProgress, storage_dir: Path) -> CampaignPublic:
     values = {**progress.to_dict(), "output_dir": root}
     return CampaignPublic(**values, manifest=f"{root}/{MANIFEST}" if done else None,
                           contact_sheet=f"{root}/{CONTACT_SHEET}" if done else None)
+
+
+def _without_storage_path(text: str, storage_dir: Path) -> str:
+    """``text`` with the server's storage folder cut from its paths (they become relative)."""
+    return text.replace(f"{storage_dir.absolute()}/", "")
 
 
 def _logical(folder: Path, storage_dir: Path) -> str:
@@ -63,7 +71,9 @@ async def create_campaign(body: CampaignCreate, engine: EngineDep,
     try:
         campaign = await run_in_threadpool(store.create_campaign, engine, spec)
     except CampaignError as error:
-        raise HTTPException(422, str(error)) from None
+        log.info("campaign refused: %s", error)  # the full text, paths included
+        raise HTTPException(422, _without_storage_path(str(error), settings.storage_dir)
+                            ) from None
     if body.start:
         run_in_background(engine, campaign.id, device=settings.device)
     return _public(await run_in_threadpool(store.campaign_progress, engine, campaign.id),

@@ -72,3 +72,15 @@ def test_errors(client: TestClient) -> None:
                          json={"name": "x", "segment": {"kind": "all"}, "output": "../../etc"})
     assert escape.status_code == 422
     assert client.get("/v1/campaigns/99").status_code == 404
+
+
+def test_a_refused_output_folder_is_named_without_the_server_path(client: TestClient,
+                                                                  tmp_path: Path) -> None:
+    taken = tmp_path / "var" / "campaigns" / "taken"
+    taken.mkdir(parents=True)
+    (taken / "someone-else.txt").write_text("mine")
+    response = client.post("/v1/campaigns", headers=KEY, json={
+        "name": "x", "segment": {"kind": "all"}, "output": "taken", "start": False})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "campaigns/taken is not empty" in detail and str(tmp_path) not in detail
