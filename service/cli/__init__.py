@@ -17,6 +17,7 @@ import typer  # noqa: E402
 from pigen.service.cli.campaign import campaign_app  # noqa: E402
 from pigen.service.cli.experiment import experiment_app  # noqa: E402
 from pigen.service.cli.generator import generator_app  # noqa: E402
+from pigen.service.cli.models import models_app  # noqa: E402
 from pigen.service.cli.recsys import recsys_app  # noqa: E402
 from pigen.service.cli.serve import register_serve_commands  # noqa: E402
 from pigen.service.cli.store import db_app, ingest_app, register_store_commands  # noqa: E402
@@ -28,6 +29,7 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(recsys_app, name="recsys")
 register_serve_commands(app)  # serve, demo, apikey
 app.add_typer(generator_app, name="generator")
+app.add_typer(models_app, name="models")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(experiment_app, name="experiment")
 register_store_commands(app)  # demo-data

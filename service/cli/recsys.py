@@ -269,8 +269,12 @@ def versions() -> None:
 @recsys_app.command("activate")
 def activate(version_id: Annotated[int, typer.Argument(help="Version id from `versions`.")]
              ) -> None:
-    """Make an earlier ALS version the active one again (atomic; e.g. a rollback)."""
+    """Make an earlier ALS version the active one again (atomic; e.g. a rollback).
+
+    Same as `pigen models activate als ID`: the version must load and recommend first.
+    """
     from pigen.data.model_registry import activate_model_version, list_model_versions
+    from pigen.service.model_loading import ModelLoadError, load_checked
     from pigen.service.recsys_serving import MODEL_KIND
 
     engine = cli.open_database()
@@ -280,7 +284,7 @@ def activate(version_id: Annotated[int, typer.Argument(help="Version id from `ve
             raise LookupError(f"no ALS version {version_id}; see `pigen recsys versions`")
         if not known[version_id].path.is_file():
             raise LookupError(f"version {version_id}'s file {known[version_id].path} is gone")
-        activate_model_version(engine, version_id)
-    except LookupError as error:
+        activate_model_version(engine, version_id, check=load_checked)  # loads and infers
+    except (LookupError, ModelLoadError) as error:
         raise cli.fail(str(error)) from None
     typer.echo(f"ALS version {version_id} is active")
