@@ -18,15 +18,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, select
 
-from pigen.data.ingest.bulk import InteractionRows, ensure_users, insert_interactions
+from pigen.data.ids import ID_PATTERN, id_problem
+from pigen.data.ingest.bulk import (
+    InteractionRows,
+    OnConflict,
+    ensure_users,
+    insert_interactions,
+)
 from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
-from pigen.data.ingest.readers import FIRST_DATA_LINE, Table, read_table, table_from_frame
+from pigen.data.ingest.parquet import FIRST_DATA_LINE
+from pigen.data.ingest.readers import Table, read_table, table_from_frame
 from pigen.data.ingest.report import IngestReport
 from pigen.data.schema import INTERACTION_KINDS, Item
 
 REQUIRED = ("user_id", "item_id", "rating")
 OPTIONAL = ("timestamp", "kind")
-MAX_ID_LENGTH = 128
+#: Default accepted rating range, the same bounds as ``POST /v1/interactions``:
+#: far inside float32 (the users x items matrix), so training never sees inf.
+RATING_RANGE = (-1e6, 1e6)
 # Later than this is almost surely milliseconds or garbage, not seconds.
 LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01T00:00:00Z
 
@@ -42,6 +51,12 @@ class RatingsOptions:
     # Unit of numeric timestamps.
     timestamp_unit: Literal["s", "ms"] = "s"
     encoding: str = "utf-8"
+    # Values outside [min, max] reject the file (settings PIGEN_RATING_MIN/MAX).
+    # Negative values are dislikes for ALS; set min to 0 to refuse them.
+    value_range: tuple[float, float] = RATING_RANGE
+    # A row whose (user, item, kind, time) is stored with another value:
+    # "error" rejects the file, "skip" keeps the stored value, "update" replaces it.
+    on_conflict: OnConflict = "error"
 
 
 def ingest_ratings(engine: Engine, path: Path, options: RatingsOptions | None = None
@@ -51,7 +66,7 @@ def ingest_ratings(engine: Engine, path: Path, options: RatingsOptions | None = 
     started = time.perf_counter()
     table = read_table(path, REQUIRED, OPTIONAL, options.columns, options.encoding)
     frame = validate_ratings(table, options)
-    return _write(engine, frame, table.source, started)
+    return _write(engine, frame, table.source, started, options.on_conflict)
 
 
 def ingest_ratings_frame(engine: Engine, ratings: pd.DataFrame, source: str = "ratings",
@@ -60,7 +75,8 @@ def ingest_ratings_frame(engine: Engine, ratings: pd.DataFrame, source: str = "r
     options = options or RatingsOptions()
     started = time.perf_counter()
     table = table_from_frame(source, ratings, REQUIRED, columns=(*REQUIRED, *OPTIONAL))
-    return _write(engine, validate_ratings(table, options), source, started)
+    return _write(engine, validate_ratings(table, options), source, started,
+                  options.on_conflict)
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,7 @@ def validate_ratings(table: Table, options: RatingsOptions) -> ValidRatings:
     problems: list[Problem] = []
     users = _identifiers(table, "user_id", problems)
     items = _identifiers(table, "item_id", problems)
-    values = _numbers(table, "rating", problems)
+    values = _numbers(table, "rating", options.value_range, problems)
     timestamps = _timestamps(table, options.timestamp_unit, problems)
     kinds = _kinds(table, options.default_kind, problems)
     if problems:
@@ -104,16 +120,16 @@ def _flagged(table: Table, bad: np.ndarray, column: str, describe) -> list[Probl
 
 
 def _identifiers(table: Table, column: str, problems: list[Problem]) -> pa.ChunkedArray:
+    """Ids trimmed of surrounding blanks, checked against the API's id rule."""
     text = pc.utf8_trim_whitespace(table.columns[column])
-    lengths = pc.utf8_length(text).to_numpy(zero_copy_only=False)
-    bad = (lengths == 0) | (lengths > MAX_ID_LENGTH)
+    bad = pc.invert(pc.match_substring_regex(text, ID_PATTERN)).to_numpy(zero_copy_only=False)
     if bad.any():
-        problems += _flagged(table, bad, column, lambda r: "empty id" if lengths[r] == 0
-                             else f"id longer than {MAX_ID_LENGTH} characters")
+        problems += _flagged(table, bad, column, lambda r: id_problem(text[r].as_py()))
     return text
 
 
-def _numbers(table: Table, column: str, problems: list[Problem]) -> np.ndarray:
+def _numbers(table: Table, column: str, value_range: tuple[float, float],
+             problems: list[Problem]) -> np.ndarray:
     raw = table.columns[column]
     try:
         values = pc.cast(pc.utf8_trim_whitespace(raw), pa.float64()).to_numpy(
@@ -125,6 +141,12 @@ def _numbers(table: Table, column: str, problems: list[Problem]) -> np.ndarray:
     if bad.any():
         text = raw.to_numpy(zero_copy_only=False)
         problems += _flagged(table, bad, column, lambda r: f"{text[r]!r} is not a number")
+    low, high = value_range
+    outside = np.isfinite(values) & ((values < low) | (values > high))
+    if outside.any():
+        problems += _flagged(table, outside, column, lambda r: (
+            f"{values[r]:g} is outside the accepted range [{low:g}, {high:g}] "
+            "(PIGEN_RATING_MIN / PIGEN_RATING_MAX)"))
     return values
 
 
@@ -182,23 +204,42 @@ def _kinds(table: Table, default: str, problems: list[Problem]) -> np.ndarray:
     return codes.astype(np.int8)
 
 
-def _write(engine: Engine, rows: ValidRatings, source: str, started: float) -> IngestReport:
+def _write(engine: Engine, rows: ValidRatings, source: str, started: float,
+           on_conflict: OnConflict) -> IngestReport:
     with engine.begin() as connection:
         item_pks = _item_pks(connection, rows, source)
         user_pks, new_users = ensure_users(connection, rows.users)
         keep, repeated = _first_of_repeats(user_pks, item_pks, rows, source)
         kinds = np.asarray(INTERACTION_KINDS, dtype=object)[rows.kind_codes[keep]]
-        inserted = insert_interactions(connection, InteractionRows(
-            user_pks[keep], item_pks[keep], kinds, rows.values[keep], rows.timestamps[keep]))
+        written = insert_interactions(connection, InteractionRows(
+            user_pks[keep], item_pks[keep], kinds, rows.values[keep], rows.timestamps[keep],
+            keep), on_conflict)
+        if len(written.conflicts) and on_conflict == "error":
+            # Raising inside the transaction rolls the users and rows back.
+            raise IngestError(source, _conflict_problems(written.conflicts))
     return IngestReport(
         source=source,
         rows_read=len(rows),
-        inserted=inserted,
-        already_present=len(rows) - repeated - inserted,
+        inserted=written.inserted,
+        already_present=len(rows) - repeated - written.inserted - len(written.conflicts),
+        updated=written.updated,
+        conflicts_kept=len(written.conflicts) - written.updated,
+        negative_values=int((rows.values < 0).sum()),
         new_users=new_users,
         duplicates_in_file=repeated,
         seconds=time.perf_counter() - started,
     )
+
+
+def _conflict_problems(rows: np.ndarray) -> list[Problem]:
+    lines = np.sort(rows)
+    problems = [Problem("already stored with a different value (same user, item, kind and "
+                        "time); pass --on-conflict skip or update", int(row) + FIRST_DATA_LINE,
+                        "rating") for row in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        problems.append(Problem(f"{len(lines) - MAX_LISTED} more conflicting rows", None,
+                                "rating"))
+    return problems
 
 
 def _item_pks(connection: Connection, rows: ValidRatings, source: str) -> np.ndarray:

@@ -14,6 +14,10 @@ class IngestReport:
     inserted: int
     already_present: int
     updated: int = 0
+    # Stored rows whose different value was kept (``on_conflict="skip"``).
+    conflicts_kept: int = 0
+    # Values below 0: dislikes to ALS, reported so they are never a surprise.
+    negative_values: int = 0
     new_users: int = 0
     duplicates_in_file: int = 0
     seconds: float = 0.0
@@ -27,6 +31,10 @@ class IngestReport:
         if self.updated:
             parts.append(f"{self.updated:,} updated")
         parts.append(f"{self.already_present:,} already present")
+        if self.conflicts_kept:
+            parts.append(f"{self.conflicts_kept:,} conflicting rows skipped (stored value kept)")
+        if self.negative_values:
+            parts.append(f"{self.negative_values:,} negative values (dislikes)")
         if self.new_users:
             parts.append(f"{self.new_users:,} new users")
         if self.duplicates_in_file:
