@@ -28,7 +28,7 @@ from pigen.data.schema import ModelVersion
 from pigen.service import model_loading
 from pigen.service.auth import create_api_key
 from pigen.service.generator_serving import ensure_generator_version
-from tests.service.api.conftest import tiny_generator
+from tests.service.api.conftest import app_of, tiny_generator
 
 
 def truncated_als(engine: Engine, tmp_path: Path, activate: bool = False) -> ModelVersionInfo:
@@ -198,3 +198,31 @@ def test_refresh_refuses_a_broken_version_activated_elsewhere_and_says_it_once(
     assert len(refusals) == 1
     assert client.get("/v1/models").json()["serving"]["als"] == serving
     assert client.get("/v1/users/shopper-001/images", params={"n": 1}).status_code == 200
+
+
+
+class _DownEngine:
+    """An engine whose database is gone, with an error that names a server file."""
+
+    def __init__(self, secret_path: Path) -> None:
+        self.secret_path = secret_path
+
+    def connect(self) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("SELECT 1", {}, Exception(f"unable to open {self.secret_path}"))
+
+
+def test_readyz_hides_database_errors_from_callers(client: TestClient, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from pigen.service.api.deps import get_engine
+
+    app = app_of(client)
+    app.dependency_overrides[get_engine] = lambda: _DownEngine(tmp_path / "pigen.db")
+    with caplog.at_level(logging.WARNING):
+        ready = client.get("/readyz")
+    app.dependency_overrides.clear()
+    assert ready.status_code == 503
+    assert ready.json()["detail"] == "the database does not answer"
+    assert_no_leak(ready.text, tmp_path)
+    assert any(str(tmp_path) in r.getMessage() for r in caplog.records)  # the operator's copy
