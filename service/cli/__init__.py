@@ -7,6 +7,7 @@ what it needs (pandas, torch, implicit) when it runs.
 from __future__ import annotations
 
 import os
+import sys
 
 # Before anything can import torch: spinning OpenMP threads make a busy 2-core
 # machine several times slower.
@@ -37,4 +38,18 @@ register_store_commands(app)  # demo-data
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        from pigen.service.cli.common import native_teardown_skipped
+
+        if not native_teardown_skipped():
+            raise
+        # Nothing is left to clean up (the transaction committed or rolled
+        # back): flush what was printed and leave with the command's code.
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

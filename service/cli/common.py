@@ -15,6 +15,24 @@ if TYPE_CHECKING:
     from pigen.service.settings import Settings
 
 
+#: Set by commands that leave nothing to clean up (ingest): :func:`pigen.service.cli.main`
+#: then ends the process with ``os._exit``. Arrow's IO thread, still joinable
+#: when C++ static destructors ran at interpreter exit, made some rejected
+#: ingests abort with SIGABRT (rc 134, "terminate called without an active
+#: exception") instead of exiting 1.
+_skip_native_teardown = False
+
+
+def skip_native_teardown() -> None:
+    """Ask ``main`` to exit without the interpreter's (and Arrow's) teardown."""
+    global _skip_native_teardown
+    _skip_native_teardown = True
+
+
+def native_teardown_skipped() -> bool:
+    return _skip_native_teardown
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` in red on stderr; ``raise fail(...)`` exits with ``code``."""
     typer.secho(message, err=True, fg=typer.colors.RED)

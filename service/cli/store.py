@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pigen.service.cli.common import fail, load_settings, open_database
+from pigen.service.cli.common import fail, load_settings, open_database, skip_native_teardown
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load catalogs and ratings (CSV or Parquet).", no_args_is_help=True)
@@ -56,6 +56,7 @@ def ingest_catalog_command(
     encoding: EncodingOption = "utf-8",
 ) -> None:
     """Load or update catalog items. All-or-nothing; loading the same file twice is a no-op."""
+    skip_native_teardown()
     from pigen.data.ingest import IngestError, ingest_catalog
     from pigen.data.ingest.catalog import CatalogOptions
     from pigen.data.ingest.readers import parse_column_mapping
@@ -79,18 +80,27 @@ def ingest_ratings_command(
     timestamp_unit: Annotated[str, typer.Option(help="Unit of numeric timestamps: s or ms.")
                               ] = "s",
     encoding: EncodingOption = "utf-8",
+    on_conflict: Annotated[str, typer.Option(
+        help="A row already stored with another value: error (reject the file), skip "
+             "(keep the stored value) or update (replace it).")] = "error",
 ) -> None:
     """Load interactions. All-or-nothing; loading the same file twice adds nothing."""
+    skip_native_teardown()
     from pigen.data.ingest import IngestError, ingest_ratings
+    from pigen.data.ingest.bulk import ON_CONFLICT_CHOICES
     from pigen.data.ingest.ratings import RatingsOptions
     from pigen.data.ingest.readers import parse_column_mapping
 
     if timestamp_unit not in ("s", "ms"):
         raise fail("--timestamp-unit must be s or ms", 2)
+    if on_conflict not in ON_CONFLICT_CHOICES:
+        raise fail(f"--on-conflict must be one of {', '.join(ON_CONFLICT_CHOICES)}", 2)
+    settings = load_settings()
     try:
         options = RatingsOptions(columns=parse_column_mapping(column or []), default_kind=kind,
                                  timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
-                                 encoding=encoding)
+                                 encoding=encoding, value_range=settings.rating_range,
+                                 on_conflict=on_conflict)  # type: ignore[arg-type]
         report = ingest_ratings(open_database(), file, options)
     except (IngestError, ValueError) as error:
         raise fail(str(error)) from None
