@@ -21,6 +21,7 @@ from pigen.data.catalog.contact_sheet import save_contact_sheet
 from pigen.data.datasets.fashion_mnist import load_fashion_mnist
 from pigen.data.ingest import IngestReport, ingest_catalog, ingest_ratings_frame
 from pigen.data.ingest.catalog import CatalogOptions
+from pigen.data.ingest.ratings import RatingsOptions
 from pigen.data.simulator import SimulatorConfig, save_tastes, simulate
 
 TASTES_FILE = "tastes.jsonl"
@@ -94,8 +95,10 @@ def build_demo_data(
     done()
 
     done = step("catalog", "ingesting the catalog")
+    # The rebuilt catalog is the demo's own: it replaces what an earlier build stored.
     catalog_report = ingest_catalog(engine, catalog_dir / "catalog.csv",
-                                    CatalogOptions(images_dir=catalog_dir / "images"))
+                                    CatalogOptions(images_dir=catalog_dir / "images",
+                                                   on_conflict="update"))
     done()
 
     done = step("simulate", f"simulating {config.simulator.n_shoppers:,} shoppers")
@@ -104,7 +107,10 @@ def build_demo_data(
     done()
 
     done = step("ratings", f"ingesting {len(result.ratings):,} ratings")
-    ratings_report = ingest_ratings_frame(engine, result.ratings, source="simulated ratings")
+    # A rebuild with another seed keeps the ratings already stored (as before
+    # conflicts became an error by default).
+    ratings_report = ingest_ratings_frame(engine, result.ratings, source="simulated ratings",
+                                          options=RatingsOptions(on_conflict="skip"))
     done()
 
     stars, counts = np.unique(result.ratings["rating"].to_numpy().astype(int),

@@ -21,7 +21,9 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from pigen.data.ids import id_problem, is_valid_id
+from pigen.data.ingest.bulk import OnConflict
 from pigen.data.ingest.errors import MAX_LISTED, IngestError, Problem
+from pigen.data.ingest.parquet import FIRST_DATA_LINE
 from pigen.data.ingest.readers import Table, read_table, table_from_frame
 from pigen.data.ingest.report import IngestReport
 from pigen.data.schema import Item, utcnow
@@ -45,6 +47,9 @@ class CatalogOptions:
     encoding: str = "utf-8"
     # Open every image to check it decodes (slower, catches truncated files).
     verify_images: bool = True
+    # A stored item whose fields differ: "error" rejects the file, "skip" keeps
+    # the stored item, "update" replaces it (a corrected catalog).
+    on_conflict: OnConflict = "error"
 
 
 def ingest_catalog(engine: Engine, path: Path, options: CatalogOptions | None = None
@@ -55,7 +60,7 @@ def ingest_catalog(engine: Engine, path: Path, options: CatalogOptions | None = 
     table = read_table(path, REQUIRED, OPTIONAL, options.columns, options.encoding,
                        keep_extra=True)
     items = validate_catalog(table, options)
-    return _upsert(engine, items, table.source, started)
+    return _upsert(engine, items, table.source, started, options.on_conflict)
 
 
 def ingest_catalog_frame(engine: Engine, catalog: pd.DataFrame, source: str = "catalog",
@@ -64,7 +69,8 @@ def ingest_catalog_frame(engine: Engine, catalog: pd.DataFrame, source: str = "c
     options = options or CatalogOptions()
     started = time.perf_counter()
     table = table_from_frame(source, catalog, REQUIRED)
-    return _upsert(engine, validate_catalog(table, options), source, started)
+    return _upsert(engine, validate_catalog(table, options), source, started,
+                   options.on_conflict)
 
 
 def validate_catalog(table: Table, options: CatalogOptions) -> list[dict[str, Any]]:
@@ -169,14 +175,18 @@ def _checked_image(root: Path, name: str, options: CatalogOptions, report) -> st
     return str(candidate)
 
 
-def _upsert(engine: Engine, items: list[dict[str, Any]], source: str, started: float
-            ) -> IngestReport:
+def _upsert(engine: Engine, items: list[dict[str, Any]], source: str, started: float,
+            on_conflict: OnConflict) -> IngestReport:
     with engine.begin() as connection:
         # Catalogs are thousands to a few hundred thousand rows: one read is fine.
         stored = {row.external_id: row for row in connection.execute(select(Item.__table__))}
         new = [i for i in items if i["external_id"] not in stored]
         changed = [i for i in items if i["external_id"] in stored
                    and any(getattr(stored[i["external_id"]], c) != i[c] for c in COMPARED)]
+        if changed and on_conflict == "error":
+            raise IngestError(source, _conflict_problems(items, changed, stored))
+        conflicts_kept = len(changed) if on_conflict == "skip" else 0
+        changed = [] if on_conflict == "skip" else changed
         now = utcnow()
         if new:
             connection.execute(insert(Item), [{**i, "created_at": now} for i in new])
@@ -191,9 +201,26 @@ def _upsert(engine: Engine, items: list[dict[str, Any]], source: str, started: f
             )
             connection.execute(statement)
     return IngestReport(source=source, rows_read=len(items), inserted=len(new),
-                        updated=len(changed),
-                        already_present=len(items) - len(new) - len(changed),
+                        updated=len(changed), conflicts_kept=conflicts_kept,
+                        already_present=len(items) - len(new) - len(changed) - conflicts_kept,
                         seconds=time.perf_counter() - started)
+
+
+def _conflict_problems(items: list[dict[str, Any]], changed: list[dict[str, Any]],
+                       stored: dict[str, Any]) -> list[Problem]:
+    """Which stored items the file would change, and how; items are in file order."""
+    line = {item["external_id"]: row + FIRST_DATA_LINE for row, item in enumerate(items)}
+    problems = []
+    for item in changed[:MAX_LISTED]:
+        fields = [c for c in COMPARED if getattr(stored[item["external_id"]], c) != item[c]]
+        problems.append(Problem(
+            f"item {item['external_id']!r} is stored with a different {', '.join(fields)}; "
+            "pass --on-conflict update to replace it or skip to keep it",
+            line[item["external_id"]], "item_id"))
+    if len(changed) > MAX_LISTED:
+        problems.append(Problem(f"{len(changed) - MAX_LISTED} more changed items", None,
+                                "item_id"))
+    return problems
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

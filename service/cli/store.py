@@ -44,6 +44,17 @@ ColumnOption = Annotated[
     typer.Option("--column", "-c", help="Map a column: CANONICAL=FILE_COLUMN (repeatable)."),
 ]
 EncodingOption = Annotated[str, typer.Option(help="Text encoding of CSV files.")]
+OnConflictOption = Annotated[str, typer.Option(
+    help="A key already stored with another value: error (reject the file), skip (keep the "
+         "stored value) or update (replace it).")]
+
+
+def _on_conflict(choice: str) -> str:
+    from pigen.data.ingest.bulk import ON_CONFLICT_CHOICES
+
+    if choice not in ON_CONFLICT_CHOICES:
+        raise fail(f"--on-conflict must be one of {', '.join(ON_CONFLICT_CHOICES)}", 2)
+    return choice
 
 
 @ingest_app.command("catalog")
@@ -54,8 +65,9 @@ def ingest_catalog_command(
                                                    "relative to.")] = None,
     column: ColumnOption = None,
     encoding: EncodingOption = "utf-8",
+    on_conflict: OnConflictOption = "error",
 ) -> None:
-    """Load or update catalog items. All-or-nothing; loading the same file twice is a no-op."""
+    """Load catalog items. All-or-nothing; loading the same file twice is a no-op."""
     skip_native_teardown()
     from pigen.data.ingest import IngestError, ingest_catalog
     from pigen.data.ingest.catalog import CatalogOptions
@@ -63,7 +75,8 @@ def ingest_catalog_command(
 
     try:
         options = CatalogOptions(columns=parse_column_mapping(column or []), images_dir=images,
-                                 encoding=encoding)
+                                 encoding=encoding,
+                                 on_conflict=_on_conflict(on_conflict))  # type: ignore[arg-type]
         report = ingest_catalog(open_database(), file, options)
     except (IngestError, ValueError) as error:
         raise fail(str(error)) from None
@@ -80,21 +93,17 @@ def ingest_ratings_command(
     timestamp_unit: Annotated[str, typer.Option(help="Unit of numeric timestamps: s or ms.")
                               ] = "s",
     encoding: EncodingOption = "utf-8",
-    on_conflict: Annotated[str, typer.Option(
-        help="A row already stored with another value: error (reject the file), skip "
-             "(keep the stored value) or update (replace it).")] = "error",
+    on_conflict: OnConflictOption = "error",
 ) -> None:
     """Load interactions. All-or-nothing; loading the same file twice adds nothing."""
     skip_native_teardown()
     from pigen.data.ingest import IngestError, ingest_ratings
-    from pigen.data.ingest.bulk import ON_CONFLICT_CHOICES
     from pigen.data.ingest.ratings import RatingsOptions
     from pigen.data.ingest.readers import parse_column_mapping
 
     if timestamp_unit not in ("s", "ms"):
         raise fail("--timestamp-unit must be s or ms", 2)
-    if on_conflict not in ON_CONFLICT_CHOICES:
-        raise fail(f"--on-conflict must be one of {', '.join(ON_CONFLICT_CHOICES)}", 2)
+    on_conflict = _on_conflict(on_conflict)
     settings = load_settings()
     try:
         options = RatingsOptions(columns=parse_column_mapping(column or []), default_kind=kind,

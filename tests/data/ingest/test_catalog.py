@@ -51,7 +51,15 @@ def test_same_catalog_twice_changes_nothing_and_edits_update(engine: Engine,
     assert (again.inserted, again.updated, again.already_present) == (0, 0, 2)
     assert snapshot(engine) == before
     edited = write_csv(tmp_path / "c2.csv", CATALOG.replace("striped", "dotted"))
-    report = ingest_catalog(engine, edited, CatalogOptions(images_dir=images))
+    with pytest.raises(IngestError, match=r"line \d, column 'item_id': item '.' is stored "
+                                          "with a different pattern"):
+        ingest_catalog(engine, edited, CatalogOptions(images_dir=images))  # error by default
+    assert snapshot(engine) == before
+    kept = ingest_catalog(engine, edited, CatalogOptions(images_dir=images, on_conflict="skip"))
+    assert (kept.updated, kept.conflicts_kept, kept.already_present) == (0, 1, 1)
+    assert snapshot(engine) == before
+    report = ingest_catalog(engine, edited, CatalogOptions(images_dir=images,
+                                                           on_conflict="update"))
     assert (report.inserted, report.updated) == (0, 1)
 
 
