@@ -48,3 +48,46 @@ def test_rating_range_must_be_ordered(monkeypatch) -> None:  # type: ignore[no-u
     monkeypatch.setenv("PIGEN_RATING_MAX", "1")
     with pytest.raises(ValidationError, match="rating_min"):
         StoreSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_work_of_a_killed_client_ends(postgres_engine: Engine) -> None:
+    """kill -9 mid-statement: the server cancels the orphaned query within seconds."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    import pytest
+
+    if int(show(postgres_engine, "server_version_num")) < 140000:
+        pytest.skip("client_connection_check_interval needs PostgreSQL 14+")
+    name = f"pigen-orphan-{uuid.uuid4().hex[:8]}"
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}application_name={name}"
+    code = ("from sqlalchemy import text; from pigen.data.database import make_engine; "
+            "from pigen.data.postgres_options import PostgresOptions; "
+            f"e = make_engine({url!r}, PostgresOptions(client_check_s=0.5)); "
+            "c = e.connect(); print('ready', flush=True); "
+            "c.execute(text('SELECT pg_sleep(120)'))")
+    client = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+    def running() -> int:
+        with postgres_engine.connect() as connection:
+            return int(connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
+                "AND state = 'active'"), {"n": name}).scalar_one())
+
+    try:
+        assert client.stdout is not None and client.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 10
+        while running() == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert running() == 1
+    finally:
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running() == 0
