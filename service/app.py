@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if engine is None:
         from pigen.data.database import make_engine
 
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url, settings.engine_options)
     metrics = ServiceMetrics()
     runtime = Runtime(engine, settings,
                       on_fallback=lambda kind: metrics.model_fallbacks.labels(kind=kind).inc())
