@@ -22,6 +22,7 @@ from pigen.service.api.users import UserIdPath
 from pigen.service.experiments import serving
 from pigen.service.explanations import Reasons, catalog_picks, explain
 from pigen.service.imaging import MadeImage
+from pigen.service.model_loading import ModelLoadError
 from pigen.service.runtime import Runtime
 
 router = APIRouter(tags=["images"], dependencies=[ReadAccess])
@@ -90,7 +91,7 @@ async def get_user_images(
     try:
         made = await run_in_threadpool(images.images_for_user, user_id, n, seed, diversity,
                                        plan.generator_version)
-    except LookupError as error:  # a variant naming a generator version that is gone
+    except (LookupError, ModelLoadError) as error:  # a variant's generator is gone or broken
         raise HTTPException(409, f"experiment variant {plan.variant}: {error}") from None
     taste = made.taste
     reasons = explain(runtime.catalog, taste.source, taste.profile.contributing_items)
@@ -127,6 +128,8 @@ async def _image_response(images: ImagesDep, settings: SettingsDep, image_id: st
         return Response(status_code=304, headers=headers)
     try:
         data = await images.image_bytes(image_id, fmt, size)
+    except ModelLoadError as error:  # its generator's file broke or changed since
+        raise HTTPException(409, f"cannot make image {image_id}: {error}") from None
     except ValueError as error:  # e.g. a size below the generator's native resolution
         raise HTTPException(422, str(error)) from None
     if data is None:
@@ -136,7 +139,8 @@ async def _image_response(images: ImagesDep, settings: SettingsDep, image_id: st
 
 IMAGE_RESPONSES: dict[int | str, dict] = {
     200: {"content": {"image/png": {}, "image/webp": {}}},
-    304: {"description": "Not modified"}, 404: {"description": "No such image"}}
+    304: {"description": "Not modified"}, 404: {"description": "No such image"},
+    409: {"description": "The image's generator version cannot be loaded any more"}}
 
 
 @router.get("/images/{image_id}.png", response_class=Response, responses=IMAGE_RESPONSES)

@@ -226,3 +226,31 @@ def test_readyz_hides_database_errors_from_callers(client: TestClient, tmp_path:
     assert ready.json()["detail"] == "the database does not answer"
     assert_no_leak(ready.text, tmp_path)
     assert any(str(tmp_path) in r.getMessage() for r in caplog.records)  # the operator's copy
+
+
+def test_an_image_whose_generator_file_changed_gets_409_not_other_bytes(
+        make_client, store_engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    from pigen.data.conditions import ConditionLayout
+    from pigen.generator.checkpoint import save_generator
+    from pigen.generator.config import GeneratorConfig
+    from pigen.generator.models import build_generator
+
+    client = make_client()
+    admin = admin_key(store_engine)
+    original = active_model_version(store_engine, "generator")
+    assert original is not None
+    path = tiny_generator(tmp_path / "g-old.safetensors")
+    old = ensure_generator_version(store_engine, path)
+    assert client.post("/v1/models", json={"id": old.id}, headers=admin).status_code == 200
+    listed = client.get("/v1/users/shopper-002/images", params={"n": 1}).json()["images"]
+    assert client.post("/v1/models", json={"id": original.id}, headers=admin).status_code == 200
+    torch.manual_seed(5)  # the old version's file is overwritten with other weights
+    layout = ConditionLayout.builtin()
+    save_generator(build_generator(GeneratorConfig.tiny(), layout).eval(), layout, path)
+    app_of(client).state.runtime._old_generators.clear()  # as after a restart
+    fetched = client.get(listed[0]["url"])
+    assert fetched.status_code == 409, fetched.text
+    assert "changed since it was registered" in fetched.json()["detail"]
+    assert_no_leak(fetched.text, tmp_path)
