@@ -31,10 +31,8 @@ def ensure_generator_version(engine: Engine, weights: Path | None = None) -> Mod
     the existing row instead of adding another.
     """
     from pigen.generator.checkpoint import file_sha256, load_generator
-    from pigen.generator.shipped import PREVIOUS_GENERATORS, SHIPPED_GENERATOR
+    from pigen.generator.shipped import SHIPPED_GENERATOR
 
-    if weights is None:
-        register_previous_generators(engine, PREVIOUS_GENERATORS)
     active = active_model_version(engine, MODEL_KIND)
     path = (weights or SHIPPED_GENERATOR).resolve()
     digest = file_sha256(path) if path.is_file() else None

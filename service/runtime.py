@@ -218,7 +218,12 @@ class Runtime:
         return load_checked(version, self.settings.device)
 
     def _active_generator(self) -> ModelVersionInfo | None:
+        from pigen.generator.shipped import PREVIOUS_GENERATORS
+
         try:
+            # Earlier shipped generators stay one `pigen models activate` (or one
+            # experiment variant) away: registered, inactive, at service start.
+            generator_serving.register_previous_generators(self.engine, PREVIOUS_GENERATORS)
             return generator_serving.ensure_generator_version(self.engine)
         except Exception:  # a broken shipped file must not hide the registered ones
             log.exception("cannot register the shipped generator")
