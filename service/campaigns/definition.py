@@ -12,13 +12,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from pigen.data.typed_config import StrictModel
 
 #: Seeds are stored as signed 64-bit integers.
 MAX_SEED = 2**63 - 1
 
 
-class _Strict(BaseModel):
+class _Strict(StrictModel):
+    """The shared strict base (unknown keys refused), frozen: a definition is a record."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

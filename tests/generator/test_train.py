@@ -16,12 +16,19 @@ from pigen.generator.train import build_training, train, train_step
 def test_train_step_updates_everything_and_reports_losses(fashion_slice, layout) -> None:
     shapes, labels = fashion_slice
     state = build_training(GeneratorConfig.tiny(), layout, shapes, labels)
-    before = [p.clone() for p in state.generator.parameters()]
+    networks = {"generator": state.generator, "discriminator": state.discriminator,
+                "ema": state.ema}
+    before = {(net, name): p.detach().clone() for net, module in networks.items()
+              for name, p in module.named_parameters()}
     metrics = train_step(state)
     assert set(metrics) == {"loss_d", "loss_g"} and all(np.isfinite(list(metrics.values())))
     assert state.step == 1
-    after = list(state.generator.parameters())
-    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    train_step(state)  # G's output layer starts at zero: its inputs get gradients from step 2
+    # Every parameter of both networks (and the EMA copy) moved: no part of the
+    # condition, no layer, is left out of the graph.
+    unchanged = [key for key, old in before.items()
+                 if torch.equal(old, dict(networks[key[0]].named_parameters())[key[1]])]
+    assert not unchanged, unchanged
 
 
 def test_a_run_writes_weights_samples_metrics_and_plot(tmp_path: Path, fashion_slice,
