@@ -8,6 +8,7 @@ then is judged on the same held-out reference (the shipped judge):
   minibatch standard deviation in D, output composited on the backdrop);
 * ``no minibatch std``: the diversity remedy removed;
 * ``noise at the input only``: z feeds the 4x4 base and no block's modulation;
+* ``no colour-fidelity terms``: G's loss is the adversarial loss alone;
 * ``dcgan (v1)``: the first architecture (transposed convolutions, one shared
   condition embedding, tanh output), trained on the same light-backdrop renders.
 
@@ -49,6 +50,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "parts": {},
     "no minibatch std": {"minibatch_std": False},
     "noise at the input only": {"noise_modulation": False},
+    "no colour-fidelity terms": {"colour_loss_weight": 0.0},
     "dcgan (v1)": {"architecture": "dcgan", "g_channels": 128},
 }
 

@@ -68,6 +68,17 @@ class Judge(nn.Module):
         self.register_buffer("backdrop", torch.tensor(self.background).view(1, 3, 1, 1),
                              persistent=False)
 
+    def use_backdrop(self, background: RGB) -> Judge:
+        """Judge images made on another backdrop (e.g. the first generator's black).
+
+        The judge reads distances from the backdrop, peak-normalised, so a shape
+        on black shows it the same map as on light grey: one judge scores both
+        generators of an old-vs-new comparison.
+        """
+        self.background = tuple(float(v) for v in background)
+        self.backdrop = torch.tensor(self.background).view(1, 3, 1, 1)
+        return self
+
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if images.shape[-1] != 32:  # a 64 px model is judged at the judge's 32 px
             images = F.interpolate(images, size=(32, 32), mode="area")

@@ -124,6 +124,11 @@ class PartsGenerator(Generator):
                              persistent=False)
 
     def forward(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        return self.composite(*self.layers(z, condition))
+
+    def layers(self, z: torch.Tensor, condition: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(opacity (B, 1, R, R), body colour (B, 3, R, R)), both in [0, 1]."""
         category, colour, pattern = self.parts(condition)
         parts = (category, colour, pattern)
         x = self.base(z).view(z.shape[0], self.config.g_channels, 4, 4)  # (B, C, 4, 4)
@@ -132,6 +137,10 @@ class PartsGenerator(Generator):
         out = self.out_conv(torch.relu(self.out_norm(x)))  # (B, 4, R, R)
         alpha = torch.sigmoid(out[:, :1])  # (B, 1, R, R) opacity
         body = (colour[:, :, None, None] + out[:, 1:]).clamp(0.0, 1.0)  # (B, 3, R, R)
+        return alpha, body
+
+    def composite(self, alpha: torch.Tensor, body: torch.Tensor) -> torch.Tensor:
+        """The product over the backdrop, as an image in [-1, 1]."""
         image = self.background * (1.0 - alpha) + alpha * body  # (B, 3, R, R) in [0, 1]
         return image * 2.0 - 1.0
 

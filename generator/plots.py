@@ -7,11 +7,12 @@ from typing import Any
 
 PANELS = (("losses", ("loss_d", "loss_g")), ("domain FID", ("fid",)),
           ("accuracy", ("category_accuracy", "pattern_accuracy")),
-          ("colour Delta-E (median)", ("colour_delta_e_median",)))
+          ("colour Delta-E (median)", ("colour_delta_e_median",)),
+          ("intra-condition diversity", ("diversity",)))
 
 
 def plot_training(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Write a 2x2 figure of whatever the metric rows hold; None when there are no rows."""
+    """Write a figure of whatever the metric rows hold; None when there are no rows."""
     if not rows:
         return None
     import matplotlib
@@ -19,8 +20,9 @@ def plot_training(rows: list[dict[str, Any]], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for ax, (title, keys) in zip(axes.flat, PANELS, strict=True):
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7))
+    axes.flat[-1].set_visible(False)  # five panels on a 2x3 grid
+    for ax, (title, keys) in zip(axes.flat, PANELS, strict=False):
         for key in keys:
             points = [(r["step"], r[key]) for r in rows if key in r]
             if points:

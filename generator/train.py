@@ -34,8 +34,18 @@ from pigen.generator.checkpoint import load_checkpoint, save_checkpoint, save_ge
 from pigen.generator.config import GeneratorConfig
 from pigen.generator.device import channels_last, configure_cpu_threads, resolve_device
 from pigen.generator.grids import save_condition_grid
-from pigen.generator.losses import discriminator_hinge_loss, generator_hinge_loss
-from pigen.generator.models import Generator, build_discriminator, build_generator
+from pigen.generator.losses import (
+    colour_fidelity_loss,
+    discriminator_hinge_loss,
+    generator_hinge_loss,
+    real_opaque_level,
+)
+from pigen.generator.models import (
+    Generator,
+    PartsGenerator,
+    build_discriminator,
+    build_generator,
+)
 from pigen.generator.training_data import RenderStream, draw_colours
 
 log = logging.getLogger(__name__)
@@ -60,6 +70,7 @@ class TrainingState:
     device: torch.device
     step: int = 0
     elapsed_s: float = 0.0  # training time across resumes
+    opaque_target: float = 1.0  # real shapes' top-1% opacity (colour_fidelity_loss)
 
     @property
     def autocast(self) -> bool:
@@ -86,7 +97,7 @@ def build_training(config: GeneratorConfig, layout: ConditionLayout, shapes: np.
                           resolution=config.resolution, palette_fraction=config.palette_fraction,
                           colour_jitter=config.colour_jitter, background=config.background)
     return TrainingState(config, layout, generator, discriminator, ema, opt_g, opt_d, stream,
-                         device)
+                         device, opaque_target=real_opaque_level(shapes))
 
 
 def train_step(state: TrainingState) -> dict[str, float]:
@@ -105,6 +116,8 @@ def train_step(state: TrainingState) -> dict[str, float]:
     g, d = state.generator, state.discriminator
     g.train()
     augment = _augment if config.augment else _identity
+    # The colour terms read the generator's layers (opacity, body), which "parts" has.
+    parts_g = g if config.colour_loss_weight > 0 and isinstance(g, PartsGenerator) else None
     n = config.batch_size
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=state.autocast):
         # 1. the generator's images for this step's conditions (graph kept for step 3)
@@ -116,7 +129,11 @@ def train_step(state: TrainingState) -> dict[str, float]:
             z = torch.randn(n, config.z_dim, device=device)
             last = k == config.d_steps - 1
             with phase("G forward"), torch.set_grad_enabled(last):
-                fake = g(z, conditions)  # (B, 3, R, R)
+                if parts_g is not None:
+                    alpha, body = parts_g.layers(z, conditions)
+                    fake = parts_g.composite(alpha, body)
+                else:
+                    fake = g(z, conditions)  # (B, 3, R, R)
             # 2. discriminator: real renders vs generated images of the same conditions
             with phase("D forward"):
                 both = torch.cat([augment(real), augment(fake.detach())])
@@ -131,6 +148,9 @@ def train_step(state: TrainingState) -> dict[str, float]:
         d.requires_grad_(False)
         with phase("D forward (G step)"):
             loss_g = generator_hinge_loss(d(augment(fake), conditions))
+            if parts_g is not None:
+                loss_g = loss_g + config.colour_loss_weight * colour_fidelity_loss(
+                    alpha, body, conditions, state.layout, state.opaque_target)
         with phase("G+D backward (G step)"):
             state.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()

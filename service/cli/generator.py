@@ -249,6 +249,7 @@ def evaluate_command(
         raise cli.fail(str(error)) from None
     if judge_layout != loaded.layout:
         raise cli.fail("the judge and the generator were trained on different layouts")
+    judge.use_backdrop(loaded.config.background)  # e.g. the first generator drew on black
     test_set, train_set = _fashion("test", fashion_mnist), _fashion("train", fashion_mnist)
     means = class_mean_shapes(train_set.images, train_set.labels, loaded.layout.n_categories)
     reference = build_reference(judge, loaded.layout, test_set.images, test_set.labels, means,

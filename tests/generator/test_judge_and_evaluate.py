@@ -98,3 +98,17 @@ def test_a_generator_that_paints_exactly_the_asked_colour_scores_zero_delta_e(
         model.out_conv.bias[0] = -30.0
     empty = evaluate_generator(model, judge, reference)
     assert min(empty["per_colour_delta_e"].values()) > 10  # white, the nearest: ~13
+
+
+def test_one_judge_scores_products_on_another_backdrop(fashion_slice, layout) -> None:
+    """The first generator drew on black: the same judge, told so, sees the same shape."""
+    shapes, labels = fashion_slice
+    light = render_plain_test_set(shapes[:8], labels[:8], layout)
+    black = render_plain_test_set(shapes[:8], labels[:8], layout, background=(0.0, 0.0, 0.0))
+    torch.manual_seed(0)
+    judge = Judge(layout.n_categories, layout.n_patterns).eval()
+    with torch.no_grad():
+        on_light = judge((light.images + 1) / 2)[1]
+        judge.use_backdrop((0.0, 0.0, 0.0))
+        on_black = judge((black.images + 1) / 2)[1]
+    assert torch.allclose(on_light, on_black, atol=0.05)

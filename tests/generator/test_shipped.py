@@ -31,9 +31,10 @@ def test_shipped_judge_is_accurate_on_held_out_real_renders(test_shapes, layout)
     batch = render_test_set(*test_shapes, layout, seed=123)
     judged = judge_images(judge, (batch.images + 1) * 0.5)
     # Coloured and patterned renders of test shapes; 1,000 of them vary by ~1 point.
-    assert (judged.category == batch.labels.numpy()).mean() >= 0.88
+    assert (judged.category == batch.labels.numpy()).mean() >= 0.85
     assert (judged.pattern == batch.patterns.numpy()).mean() >= 0.95
-    assert metrics["category_accuracy_test"] >= 0.90  # all 10,000 test shapes
+    assert metrics["category_accuracy_test"] >= 0.87  # all 10,000 test shapes
+    assert metrics["category_accuracy_fashion_mnist_test"] >= 0.88  # white, solid
 
 
 def test_a_foreign_file_is_not_loaded_as_a_judge(tmp_path: Path) -> None:
@@ -56,7 +57,8 @@ def test_shipped_generator_draws_what_it_is_asked(layout: ConditionLayout) -> No
     # Sanity bounds, not the targets (see README): a generator ignoring a part of the
     # condition scores ~10% on categories, ~25% on patterns and a median Delta-E of ~78
     # (two independent draws of training colours).
-    assert (judged.category == categories).mean() >= 0.65
+    assert (judged.category == categories).mean() >= 0.6
     assert (judged.pattern == patterns).mean() >= 0.8
-    assert np.median(delta_e76(estimate_body_colour(to_uint8(images)), colours)) <= 20
+    assert np.median(delta_e76(estimate_body_colour(to_uint8(images)), colours)) <= 12
+    assert loaded.config.architecture == "parts" and loaded.config.background[0] > 0.5
     assert loaded.metrics["steps"] > 0 and "training_seconds" in loaded.metrics
