@@ -40,7 +40,7 @@ from pigen.generator.training_data import draw_colours, render_batch, render_dra
 
 DIVERSITY_CONDITIONS = 100
 DIVERSITY_SEEDS = 8
-#: Images per palette colour in the per-colour Delta-E table (every category, all patterns).
+#: Images per palette colour in the per-colour Delta-E table (every category, solid).
 PER_COLOUR_IMAGES = 80
 
 
@@ -162,7 +162,7 @@ def evaluate_generator(model: Generator, judge: Judge, reference: EvaluationRefe
     metrics["per_category"] = {
         name: {**row, "accuracy_real": reference.per_category_real[name]["accuracy"],
                "fid_real": reference.per_category_real[name]["fid"]}
-        for name, row in generated.items()}
+        for name, row in generated.items() if name in reference.per_category_real}
     metrics["per_colour_delta_e"] = _per_colour_delta_e(model, reference, seed)
     return metrics
 
