@@ -96,6 +96,11 @@ class ConditionLayout:
         start = self.n_categories + self.COLOUR_SIZE
         return slice(start, start + self.n_patterns)
 
+    @property
+    def plain_pattern_index(self) -> int:
+        """Where "solid" sits (the pattern whose tint is the colour alone); 0 if absent."""
+        return self.patterns.index("solid") if "solid" in self.patterns else 0
+
     def category_index(self, category: str | int) -> int:
         """Position of a category given by name or index; ``ValueError`` if unknown."""
         return _index(category, self.categories, "category")

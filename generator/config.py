@@ -20,8 +20,6 @@ Device = Literal["auto", "cpu", "cuda"]
 DEVICES: tuple[str, ...] = get_args(Device)
 Architecture = Literal["parts", "dcgan"]
 ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
-#: The light studio backdrop of the built-in recipe.
-LIGHT_BACKGROUND: tuple[float, float, float] = DEFAULT_BACKGROUND
 SUPPORTED_RESOLUTIONS = (32, 64)
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[int, Field(ge=1)]
@@ -59,7 +57,7 @@ class GeneratorConfig(TypedConfig):
     noise_modulation: bool = True
     # Studio backdrop the generator composites onto, RGB in [0, 1]; it must match the
     # training images' backdrop. ("dcgan" drew on black.)
-    background: tuple[Unit, Unit, Unit] = LIGHT_BACKGROUND
+    background: tuple[Unit, Unit, Unit] = DEFAULT_BACKGROUND
     # -- training ----------------------------------------------------------------------
     batch_size: Positive = 64
     # Adam, SNGAN's setting C (lr 2e-4, betas 0.5/0.999, one D step per G step):

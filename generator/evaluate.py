@@ -115,8 +115,7 @@ def palette_conditions(layout: ConditionLayout) -> np.ndarray:
     """
     k, m = len(PALETTE_RGB), PER_COLOUR_IMAGES
     categories = np.tile(np.arange(m) % layout.n_categories, k)
-    solid = layout.pattern_index("solid") if "solid" in layout.patterns else 0
-    patterns = np.full(k * m, solid)
+    patterns = np.full(k * m, layout.plain_pattern_index)
     colours = np.repeat(PALETTE_RGB.astype(np.float32), m, axis=0)
     return one_hot_batch(layout, categories, colours, patterns)
 

@@ -162,7 +162,7 @@ def render_plain_test_set(shapes: np.ndarray, labels: np.ndarray, layout: Condit
     """
     n = len(shapes)
     colours = np.ones((n, 3), dtype=np.float32)
-    patterns = np.full(n, layout.pattern_index("solid") if "solid" in layout.patterns else 0)
+    patterns = np.full(n, layout.plain_pattern_index)
     return render_batch(shapes, labels, colours, patterns, layout, np.random.default_rng(0),
                         background=background)
 

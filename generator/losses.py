@@ -30,17 +30,13 @@ def colour_fidelity_loss(alpha: torch.Tensor, body: torch.Tensor, conditions: to
     Patterned conditions keep their freedom: their tints are two by design.
     """
     colour = conditions[:, layout.colour_slice][:, :, None, None]  # (B, 3, 1, 1)
-    solid = conditions[:, layout.pattern_slice.start + _solid_index(layout)] > 0.5  # (B,)
+    solid = conditions[:, layout.pattern_slice.start + layout.plain_pattern_index] > 0.5  # (B,)
     error = (alpha * (body - colour).square()).sum(dim=(1, 2, 3)) / (
         alpha.sum(dim=(1, 2, 3)) * 3 + 1e-6)  # (B,)
     colour_term = (error * solid).sum() / solid.sum().clamp(min=1)
     k = max(1, alpha[0].numel() // 100)
     top = alpha.flatten(1).topk(k, dim=1).values.mean(dim=1)  # (B,)
     return colour_term + (opaque_target - top).clamp(min=0).square().mean()
-
-
-def _solid_index(layout: ConditionLayout) -> int:
-    return layout.pattern_index("solid") if "solid" in layout.patterns else 0
 
 
 def real_opaque_level(shapes: np.ndarray) -> float:
