@@ -6,21 +6,32 @@ can override them by clearing the cache or passing a ``Settings`` explicitly.
 
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from pigen.data.settings import StoreSettings
 
+PREFIX = "PIGEN_"
+
 
 class Settings(StoreSettings):
-    """pigen's configuration. Unknown ``PIGEN_*`` keys in a ``.env`` file are rejected."""
+    """pigen's configuration. Unknown ``PIGEN_*`` keys in a ``.env`` file are rejected;
+    keys without the prefix belong to other tools sharing the file and are ignored.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="PIGEN_", env_file=".env", extra="forbid", frozen=True
+        env_prefix=PREFIX, env_file=".env", extra="forbid", frozen=True
     )
 
     # "auto" picks CUDA when torch sees a GPU, else CPU.
@@ -50,6 +61,26 @@ class Settings(StoreSettings):
     # activated, so replicas follow `pigen recsys activate` (0: never).
     model_refresh_seconds: float = Field(default=30.0, ge=0.0)
 
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _PrefixedKeysOnly(settings_cls, dotenv_settings),
+                file_secret_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_pigen_keys(cls, values: Any) -> Any:
+        # A typo (PIGEN_BATCH_MAX_SIZ) must stop the command, named, not be ignored.
+        if isinstance(values, dict):
+            unknown = [k for k in values if isinstance(k, str) and k not in cls.model_fields
+                       and k.upper().startswith(PREFIX)]
+            if unknown:
+                raise ValueError("; ".join(_unknown_key_message(k) for k in sorted(unknown)))
+        return values
+
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -61,6 +92,31 @@ class Settings(StoreSettings):
     def images_dir(self) -> Path:
         """Where generated images are cached (``image_cache_dir`` or storage_dir/images)."""
         return self.image_cache_dir or self.storage_dir / "images"
+
+
+class _PrefixedKeysOnly(PydanticBaseSettingsSource):
+    """A ``.env`` file's values less keys without the ``PIGEN_`` prefix (``SECRET_KEY``...)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource
+                 ) -> None:
+        super().__init__(settings_cls)
+        self._dotenv = dotenv
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ filters the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        # The dotenv source gives known keys by field name and others as written.
+        return {key: value for key, value in self._dotenv().items()
+                if key in self.settings_cls.model_fields or key.upper().startswith(PREFIX)}
+
+
+def _unknown_key_message(key: str) -> str:
+    name = key.upper()
+    known = [PREFIX + field.upper() for field in Settings.model_fields]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown setting {name}{hint}"
 
 
 @lru_cache(maxsize=1)
