@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Query, Request, status
 from sqlalchemy import Engine
 
 from pigen.service.auth import Principal, verify_api_key
@@ -95,3 +95,28 @@ def require_scope(scope: str, only_if_configured: bool = False
 ReadAccess = Depends(require_scope("read", only_if_configured=True))
 WriteAccess = Depends(require_scope("write"))
 AdminAccess = Depends(require_scope("admin"))
+
+_check_write = require_scope("write")
+
+
+async def exposing_with_write_key(
+    settings: SettingsDep,
+    engine: EngineDep,
+    expose: Annotated[bool, Query(description="Also log the exposure (a write: needs a key "
+                                              "with the 'write' scope).")] = False,
+    x_api_key: Annotated[str | None, Header(max_length=256, include_in_schema=False)] = None,
+    authorization: Annotated[str | None, Header(max_length=300, include_in_schema=False)
+                             ] = None,
+) -> bool:
+    """The ``expose`` flag of a read endpoint, admitted only with a ``write`` key.
+
+    Logging an exposure changes an experiment's results, so anonymous callers
+    may ask for an assignment but not record one (401/403 as for any write).
+    """
+    if expose:
+        try:
+            await _check_write(settings, engine, x_api_key, authorization)
+        except HTTPException as refused:
+            raise HTTPException(refused.status_code, "expose=true logs an exposure, a write: "
+                                f"{refused.detail}", headers=refused.headers) from None
+    return expose

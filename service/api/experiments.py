@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
-from pigen.service.api.deps import AdminAccess, EngineDep, ReadAccess
+from pigen.service.api.deps import (
+    AdminAccess,
+    EngineDep,
+    ReadAccess,
+    exposing_with_write_key,
+)
 from pigen.service.api.schemas.experiments import (
     AssignmentPublic,
     ExperimentCreate,
@@ -76,10 +81,13 @@ async def change_status(key: KeyPath, action: Literal["start", "stop"],
 async def get_assignment(
     key: KeyPath, engine: EngineDep,
     user_id: Annotated[ExternalId, Query(description="The shopper's external id.")],
-    expose: Annotated[bool, Query(description="Also log the exposure (call it when the "
-                                              "variant is shown).")] = False,
+    expose: Annotated[bool, Depends(exposing_with_write_key)],
 ) -> AssignmentPublic:
-    """The user's variant: deterministic and sticky, the same on every replica."""
+    """The user's variant: deterministic and sticky, the same on every replica.
+
+    ``expose=true`` also logs the exposure (call it when the variant is shown):
+    a write, so it needs a ``write`` key; the image endpoints log their own.
+    """
     info = await _get(engine, key)
     variant = info.design.assign(user_id)
     logged = False

@@ -40,9 +40,10 @@ def test_lifecycle_assignment_and_auth(client: TestClient, engine: Engine) -> No
     assert client.post("/v1/experiments/hero/start", headers=ADMIN).json()["status"] == "running"
     assert client.post("/v1/experiments/nope/start", headers=ADMIN).status_code == 404
 
-    first = client.get("/v1/experiments/hero/assignment",
+    write = {"X-API-Key": write_key}
+    first = client.get("/v1/experiments/hero/assignment", headers=write,
                        params={"user_id": "alice", "expose": "true"}).json()
-    again = client.get("/v1/experiments/hero/assignment",
+    again = client.get("/v1/experiments/hero/assignment", headers=write,
                        params={"user_id": "alice", "expose": "true"}).json()
     assert first["variant"] in ("control", "personalized") and first["in_experiment"]
     assert again["variant"] == first["variant"]
@@ -55,6 +56,30 @@ def test_lifecycle_assignment_and_auth(client: TestClient, engine: Engine) -> No
     assert bad.status_code == 422 and "user_id" in bad.json()["message"]
     listed = client.get("/v1/experiments").json()["experiments"]
     assert [e["key"] for e in listed] == ["hero"]
+
+
+def test_logging_an_exposure_needs_a_write_key(client: TestClient, engine: Engine) -> None:
+    """Anyone may read an assignment; only a write key may record that it was shown."""
+    client.post("/v1/experiments", json=BODY, headers=ADMIN)
+    client.post("/v1/experiments/hero/start", headers=ADMIN)
+    read_key, _ = create_api_key(engine, "read")
+    ask = {"user_id": "fake-1", "expose": "true"}
+    anonymous = client.get("/v1/experiments/hero/assignment", params=ask)
+    assert anonymous.status_code == 401, anonymous.text
+    assert "exposure" in anonymous.json()["detail"] and "write" in anonymous.json()["detail"]
+    weak = client.get("/v1/experiments/hero/assignment", params=ask,
+                      headers={"X-API-Key": read_key})
+    assert weak.status_code == 403 and "needs 'write'" in weak.json()["detail"]
+    looked_up = client.get("/v1/experiments/hero/assignment", params={"user_id": "fake-1"})
+    assert looked_up.status_code == 200 and looked_up.json()["exposure_logged"] is False
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ExperimentExposure)) == 0
+    write_key, _ = create_api_key(engine, "write")
+    logged = client.get("/v1/experiments/hero/assignment", params=ask,
+                        headers={"X-API-Key": write_key})
+    assert logged.status_code == 200 and logged.json()["exposure_logged"] is True
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ExperimentExposure)) == 1
 
 
 @pytest.mark.parametrize("change", [
@@ -90,7 +115,8 @@ def test_results_and_plot(client: TestClient) -> None:
     client.post("/v1/experiments/hero/start", headers=ADMIN)
     for k in range(20):
         user = f"user-{k}"
-        client.get("/v1/experiments/hero/assignment", params={"user_id": user, "expose": "1"})
+        client.get("/v1/experiments/hero/assignment", params={"user_id": user, "expose": "1"},
+                   headers=ADMIN)
         if k % 4 == 0:
             client.post("/v1/events", headers=ADMIN, json={
                 "client_event_id": f"p{k}", "user_id": user, "kind": "purchase", "value": 10})
@@ -116,3 +142,16 @@ def test_reads_need_a_key_when_configured(engine: Engine, tmp_path: Path) -> Non
     client = TestClient(create_app(settings, engine=engine))
     assert client.get("/v1/experiments").status_code == 401
     assert client.get("/v1/experiments", headers=ADMIN).status_code == 200
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"n": 17}, "over the server's cap of 16"),
+    ({"recsys_version": 1}, "recsys_version is not supported"),
+])
+def test_unservable_variant_configs_are_422_and_nothing_is_stored(
+        client: TestClient, config: dict, message: str) -> None:
+    body = BODY | {"variants": [BODY["variants"][0], {"name": "b", "weight": 1,
+                                                      "config": config}]}
+    response = client.post("/v1/experiments", json=body, headers=ADMIN)
+    assert response.status_code == 422 and message in response.text, response.text
+    assert client.get("/v1/experiments").json()["experiments"] == []
