@@ -35,6 +35,7 @@ from pigen.recsys.storage import (
     load_arrays,
     save_arrays,
 )
+from pigen.recsys.value_mapping import ValueMap
 from pigen.recsys.weighting import ConfidenceWeighting
 
 _KEYS = frozenset(
@@ -86,13 +87,13 @@ class ALSRecommender(Recommender):
         """Factorise ``user_items`` (users x items); values become confidences per the config."""
         user_items = check_user_items(user_items, len(users), len(items))
         config = self.config
-        weighting = ConfidenceWeighting.fit(
-            user_items, config.weighting, config.bm25_k1, config.bm25_b, config.value_offset
-        )
-        confidences = weighting.transform(user_items)
+        mapped = ValueMap.of(config).apply(user_items)
+        weighting = ConfidenceWeighting.fit(mapped, config.weighting, config.bm25_k1,
+                                            config.bm25_b)
+        confidences = weighting.transform(mapped)
         if confidences.nnz == 0:
-            raise ValueError("no interactions left to fit after weighting (value_offset "
-                             f"{config.value_offset} removed them all?)")
+            raise ValueError("no interactions left to fit after mapping and weighting "
+                             f"(value_mapping {config.value_mapping!r} dropped them all?)")
         model = _fit_implicit(config, confidences)
         self._install(model, users, items, weighting, np.bincount(user_items.indices,
                                                                   minlength=len(items)))
@@ -132,13 +133,14 @@ class ALSRecommender(Recommender):
     # -- fold-in and cold start -------------------------------------------------------
 
     def weighted(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
-        """These rows as the model sees them: weighted like training, offset applied.
+        """These rows as the model sees them: values mapped and weighted like training.
 
-        An entry the weighting drops (e.g. a 3-star rating with value_offset=3)
-        says nothing to the model; a row left empty gets the cold prior.
+        An entry the mapping drops (e.g. a 3-star rating with value_offset=3, or
+        below binary_threshold) says nothing to the model; a row left empty
+        gets the cold prior.
         """
         rows = check_user_items(user_items, None, len(self.items))
-        return self._fitted_weighting().transform(rows)
+        return self._fitted_weighting().transform(ValueMap.of(self.config).apply(rows))
 
     def fold_in(self, user_items: sp.csr_matrix) -> np.ndarray:
         """Factors for users given by their interaction rows, solved without a refit.
@@ -302,7 +304,7 @@ class ALSRecommender(Recommender):
         model.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
         weighting = ConfidenceWeighting(
             config.weighting, config.bm25_k1, config.bm25_b,
-            arrays["item_length_norm"].astype(np.float32), config.value_offset,
+            arrays["item_length_norm"].astype(np.float32),
         )
         recommender = cls(config)
         recommender._install(model, users, items, weighting, arrays["item_counts"])

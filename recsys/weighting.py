@@ -1,4 +1,4 @@
-"""Turn raw interaction values into ALS confidences (raw, BM25 or TF-IDF).
+"""Turn (mapped) interaction values into ALS confidences (raw, BM25 or TF-IDF).
 
 The formulas are implicit's ``bm25_weight`` / ``tfidf_weight`` applied the way
 implicit's own examples apply them, to the items x users transpose: items are
@@ -29,24 +29,21 @@ class ConfidenceWeighting:
     # (items,) float32: BM25's per-item length norm from the training matrix;
     # ones for the other schemes, so saved files always have the same shape.
     item_length_norm: np.ndarray
-    # Subtracted from raw values first (ALSConfig.value_offset).
-    offset: float = 0.0
 
     @classmethod
     def fit(
         cls, user_items: sp.csr_matrix, scheme: Weighting, k1: float = 100.0, b: float = 0.8,
-        offset: float = 0.0,
     ) -> ConfidenceWeighting:
         """Learn the item statistics of ``user_items`` (users x items)."""
         n_items = user_items.shape[1]
         if scheme != "bm25":
-            return cls(scheme, k1, b, np.ones(n_items, dtype=np.float32), offset)
+            return cls(scheme, k1, b, np.ones(n_items, dtype=np.float32))
         # Same operations and dtypes as implicit.nearest_neighbours.bm25_weight on
         # the transpose, so training confidences match implicit's bit for bit.
         item_users = sp.coo_matrix(user_items.T)
         item_sums = np.ravel(item_users.sum(axis=1))
         length_norm = (1.0 - b) + b * item_sums / item_sums.mean()
-        return cls(scheme, k1, b, np.asarray(length_norm), offset)
+        return cls(scheme, k1, b, np.asarray(length_norm))
 
     def transform(self, user_items: sp.csr_matrix) -> sp.csr_matrix:
         """Confidences (before alpha) for any users x items rows, as float32 CSR.
@@ -55,11 +52,7 @@ class ConfidenceWeighting:
         every item has idf <= 0) are dropped: implicit would read them as dislikes.
         """
         if self.scheme == "raw":
-            out = sp.csr_matrix(user_items, dtype=np.float32, copy=True)
-            if self.offset:
-                out.data -= np.float32(self.offset)
-                out.eliminate_zeros()
-            return out
+            return sp.csr_matrix(user_items, dtype=np.float32, copy=True)
         if (user_items.data < 0).any():
             # sqrt/BM25 of a negative value is NaN or nonsense, not a dislike.
             raise ValueError(f"weighting {self.scheme!r} needs non-negative values; use "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,8 @@ def test_load_rejects_a_bad_config(tiny: Tiny, tmp_path: Path, config_json: str,
 
 def test_value_offset_is_saved_and_applied_to_folded_in_users(tiny: Tiny, tmp_path: Path
                                                               ) -> None:
-    config = ALSConfig(factors=2, regularization=0.1, iterations=10, value_offset=0.5)
+    config = ALSConfig(factors=2, regularization=0.1, iterations=10, value_mapping="offset",
+                       value_offset=0.5)
     model = ALSRecommender(config).fit(tiny.user_items, tiny.users, tiny.items)
     model.save(tmp_path / "m.npz")
     loaded = ALSRecommender.load(tmp_path / "m.npz")
@@ -217,3 +219,39 @@ def test_recommend_from_factors_matches_recommend_for_trained_users(tiny: Tiny) 
     np.testing.assert_array_equal(got[0], expected[0])
     one = model.recommend_from_factors(model.user_factors[0], tiny.user_items[0], n=10)
     assert one[0].shape == (10,) and (one[0] == -1).any()  # padded past the eligible items
+
+
+def test_binary_mapping_is_saved_and_drops_values_below_the_threshold(tiny: Tiny,
+                                                                      tmp_path: Path) -> None:
+    stars = tiny.user_items.copy()
+    stars.data[:] = 5.0
+    config = ALSConfig(factors=2, regularization=0.1, iterations=10, value_mapping="binary",
+                       binary_threshold=4.0)
+    model = ALSRecommender(config).fit(stars, tiny.users, tiny.items)
+    model.save(tmp_path / "m.npz")
+    loaded = ALSRecommender.load(tmp_path / "m.npz")
+    assert loaded.config.value_mapping == "binary" and loaded.config.binary_threshold == 4.0
+    # 5 and 4 stars are the same like; 2 stars says nothing (dropped).
+    np.testing.assert_array_equal(loaded.fold_in(row({0: 5.0, 3: 2.0})),
+                                  loaded.fold_in(row({0: 4.0})))
+    assert loaded.weighted(row({0: 5.0, 3: 2.0})).toarray().tolist() == [
+        [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+
+
+def test_a_mapping_that_drops_everything_is_a_clear_error(tiny: Tiny) -> None:
+    ones = ALSConfig(factors=2, value_mapping="binary", binary_threshold=2.0)
+    with pytest.raises(ValueError, match="no interactions left"):
+        ALSRecommender(ones).fit(tiny.user_items, tiny.users, tiny.items)
+
+
+def test_a_model_file_from_before_value_mapping_loads_as_offset(tiny: Tiny,
+                                                                tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    config = ALSConfig(factors=2, iterations=3, value_mapping="offset", value_offset=0.5)
+    ALSRecommender(config).fit(tiny.user_items, tiny.users, tiny.items).save(path)
+    arrays = dict(np.load(path))
+    old = config.to_dict()
+    del old["value_mapping"], old["binary_threshold"]
+    arrays["config_json"] = np.asarray(json.dumps(old))
+    np.savez(path, **arrays)
+    assert ALSRecommender.load(path).config == config

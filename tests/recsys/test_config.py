@@ -62,9 +62,30 @@ def test_is_frozen() -> None:
         ALSConfig().factors = 3  # type: ignore[misc]
 
 
-def test_value_offset_needs_raw_weighting() -> None:
-    assert ALSConfig(value_offset=3.0).value_offset == 3.0
+def test_value_offset_belongs_to_the_offset_mapping() -> None:
+    config = ALSConfig(value_mapping="offset", value_offset=3.0)
+    assert config.value_offset == 3.0
     with pytest.raises(ConfigError, match="value_offset only applies"):
-        ALSConfig(value_offset=3.0, weighting="tfidf")
+        ALSConfig(value_offset=3.0)
+    with pytest.raises(ConfigError, match="needs a non-zero value_offset"):
+        ALSConfig(value_mapping="offset")
+    with pytest.raises(ConfigError, match="only works with weighting='raw'"):
+        ALSConfig(value_mapping="offset", value_offset=3.0, weighting="tfidf")
     with pytest.raises(ConfigError, match="value_offset: Input should be a finite number"):
-        ALSConfig(value_offset=float("nan"))
+        ALSConfig(value_mapping="offset", value_offset=float("nan"))
+
+
+def test_binary_threshold_belongs_to_the_binary_mapping() -> None:
+    assert ALSConfig(value_mapping="binary", binary_threshold=3.5).binary_threshold == 3.5
+    assert ALSConfig(value_mapping="binary", weighting="bm25").weighting == "bm25"
+    with pytest.raises(ConfigError, match="binary_threshold only applies"):
+        ALSConfig(binary_threshold=3.0)
+    with pytest.raises(ConfigError, match="value_mapping: Input should be"):
+        ALSConfig.from_dict({"value_mapping": "square"})
+
+
+def test_an_old_dict_with_only_value_offset_means_the_offset_mapping() -> None:
+    config = ALSConfig.from_dict({"value_offset": 3.0})
+    assert config.value_mapping == "offset"
+    assert ALSConfig.from_dict(config.to_dict()) == config
+    assert ALSConfig.from_dict({"value_offset": 0.0}).value_mapping == "raw"

@@ -50,10 +50,3 @@ def test_negative_values_are_refused_not_turned_into_nan(scheme: str) -> None:
     signed = sp.csr_matrix(np.array([[1.0, -2.0], [3.0, 0.0]], dtype=np.float32))
     with pytest.raises(ValueError, match="non-negative"):
         ConfidenceWeighting.fit(signed, scheme, 100.0, 0.8).transform(signed)
-
-
-def test_value_offset_turns_low_ratings_into_dislikes_and_drops_neutral_ones() -> None:
-    stars = sp.csr_matrix(np.array([[1.0, 3.0, 5.0]], dtype=np.float32))
-    weighting = ConfidenceWeighting.fit(stars, "raw", offset=3.0)
-    assert weighting.transform(stars).toarray().tolist() == [[-2.0, 0.0, 2.0]]
-    assert weighting.transform(stars).nnz == 2
