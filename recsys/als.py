@@ -152,8 +152,8 @@ class ALSRecommender(Recommender):
         """
         model = self._fitted_model()
         confidences = self.weighted(user_items)
-        with single_threaded_blas():
-            factors = model.recalculate_user(np.arange(confidences.shape[0]), confidences)
+        # Per request: no BLAS limit here (a server pins BLAS once, recsys/blas.py).
+        factors = model.recalculate_user(np.arange(confidences.shape[0]), confidences)
         factors = np.asarray(factors, dtype=np.float32)
         factors[np.diff(confidences.indptr) == 0] = self.cold_prior()
         return factors
@@ -210,8 +210,7 @@ class ALSRecommender(Recommender):
             raise IndexError(f"item row {item} outside [0, {len(self.items)})")
         confidences = self.weighted(user_items)
         # implicit's explain indexes user_items by userid: a 1-row matrix and userid 0.
-        with single_threaded_blas():
-            total, top, _ = model.explain(0, confidences, int(item), N=n)
+        total, top, _ = model.explain(0, confidences, int(item), N=n)
         items = self.items
         contributions = tuple(
             Contribution(items.id_of(int(row)), int(row), float(weight)) for row, weight in top
@@ -232,21 +231,19 @@ class ALSRecommender(Recommender):
 
     def _similar_rows(self, item_rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         # Cosine similarity of item factors, as implicit defines it.
-        with single_threaded_blas():
-            return self._fitted_model().similar_items(item_rows, N=n)
+        return self._fitted_model().similar_items(item_rows, N=n)
 
     def _top_items(
         self, user_factors: np.ndarray, user_items: sp.csr_matrix, n: int, filter_liked: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` dot-product scores; the same kernel implicit's ``recommend`` uses."""
-        with single_threaded_blas():
-            return topk(
-                self.item_factors,
-                np.ascontiguousarray(user_factors, dtype=np.float32),
-                n,
-                filter_query_items=user_items if filter_liked else None,
-                num_threads=self.config.num_threads,
-            )
+        return topk(
+            self.item_factors,
+            np.ascontiguousarray(user_factors, dtype=np.float32),
+            n,
+            filter_query_items=user_items if filter_liked else None,
+            num_threads=self.config.num_threads,
+        )
 
     def _fitted_model(self) -> implicit.cpu.als.AlternatingLeastSquares:
         if self._model is None:

@@ -121,12 +121,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def _prepare(engine: Engine, settings: Settings, runtime: Runtime) -> None:
-    """Blocking start-up work: schema, generator threads, models."""
+    """Blocking start-up work: schema, thread counts, models.
+
+    BLAS and torch thread counts are process-wide: they are set here, once, and
+    never per request (concurrent requests would race on one global value).
+    """
     from pigen.data.migrate import upgrade_database
+    from pigen.recsys.blas import pin_single_threaded_blas
 
     upgrade_database(engine)
     import torch
 
+    pin_single_threaded_blas()
     torch.set_num_threads(settings.generator_threads)
     runtime.load()
 
