@@ -59,14 +59,16 @@ class ImageService:
     """Lists images for shoppers and merchandisers, and serves their bytes."""
 
     def __init__(self, engine: Engine, runtime: Runtime, files: ImageFiles,
-                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float) -> None:
+                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float,
+                 batch_max_queue: int = 256, batch_timeout_s: float = 10.0) -> None:
         self.engine = engine
         self.runtime = runtime
         self.files = files
         self.metrics = metrics
         self.batcher: MicroBatcher[Job, bytes] = MicroBatcher(
             self._generate_batch, batch_max_size, batch_max_wait_ms,
-            on_batch=metrics.observe_batch)
+            on_batch=metrics.observe_batch, max_queue=batch_max_queue,
+            timeout_s=batch_timeout_s, on_shed=metrics.observe_shed)
         self._locks: dict[str, asyncio.Lock] = {}
         self._listed: OrderedDict[str, tuple[int, np.ndarray, int]] = OrderedDict()
         self._listed_lock = threading.Lock()  # listing runs in the thread pool
@@ -139,6 +141,17 @@ class ImageService:
             encode_variant, png, fmt, size)
         self.files.remember(key, data)
         return data
+
+    async def has_image(self, image_id: str) -> bool:
+        """Whether ``image_id`` names an image this service can serve (made or listed)."""
+        if not valid_image_id(image_id):
+            return False
+        if self.files.path_of(image_id).is_file():
+            return True
+        with self._listed_lock:
+            if image_id in self._listed:
+                return True
+        return await asyncio.to_thread(find_image, self.engine, image_id) is not None
 
     async def canonical_png(self, image_id: str) -> bytes | None:
         """The native-size PNG: from disk, or made once (concurrent askers share one make)."""

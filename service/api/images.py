@@ -9,6 +9,7 @@ from fastapi import Path as PathParam
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from pigen.service.api.conditional import none_match
 from pigen.service.api.deps import EngineDep, ImagesDep, ReadAccess, RuntimeDep, SettingsDep
 from pigen.service.api.items import item_public
 from pigen.service.api.schemas.images import (
@@ -124,7 +125,9 @@ async def _image_response(images: ImagesDep, settings: SettingsDep, image_id: st
         raise HTTPException(422, f"size must be at most {settings.max_image_size}")
     etag = f'"{image_id}-{fmt}-{size or 0}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+    # 304 only for an image that exists: its tag is predictable, so a matching
+    # tag alone proves nothing (an unknown id is 404 whatever the header says).
+    if none_match(if_none_match, etag) and await images.has_image(image_id):
         return Response(status_code=304, headers=headers)
     try:
         data = await images.image_bytes(image_id, fmt, size)
