@@ -15,17 +15,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pigen.recsys.shipped import TASTE_CONFIG
 from pigen.service.cli.common import fail, load_settings, open_database
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from pigen.recsys.config import ALSConfig
 
 apikey_app = typer.Typer(help="API keys (stored hashed; scopes read < write < admin).",
                          no_args_is_help=True)
 
 HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int, typer.Option(help="TCP port.")]
-DEMO_CONFIG = Path("configs/als_taste.json")
+#: Packaged, so `pigen demo` run from any folder trains the same (it used to look
+#: for configs/ in the working directory and fall back to ranking defaults).
+DEMO_CONFIG = TASTE_CONFIG
 
 
 def register_serve_commands(app: typer.Typer) -> None:
@@ -56,8 +61,8 @@ def demo(
                                    ] = 40.0,
     generator: Annotated[Path | None, typer.Option(help="Generator weights (default: the "
                                                    "shipped ones).")] = None,
-    als_config: Annotated[Path | None, typer.Option(help="ALS config JSON (default: "
-                                                    f"{DEMO_CONFIG} when present).")] = None,
+    als_config: Annotated[Path | None, typer.Option(help="ALS config JSON (default: the "
+                                                    f"shipped {DEMO_CONFIG.name}).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Start, fetch the page and one "
                                         "image, print what came back, exit.")] = False,
 ) -> None:
@@ -115,17 +120,27 @@ def _ensure_demo_store(engine: Engine, storage_dir: Path, fashion_mnist_dir: Pat
 
 def _ensure_als(engine: Engine, models_dir: Path, config_path: Path | None) -> None:
     from pigen.data.model_registry import active_model_version
-    from pigen.recsys.config import ALSConfig
     from pigen.service.recsys_serving import MODEL_KIND, train_and_register
 
     active = active_model_version(engine, MODEL_KIND)
     if active is not None:
         typer.echo(f"recommender: ALS version {active.id} active")
         return
-    path = config_path or (DEMO_CONFIG if DEMO_CONFIG.is_file() else None)
-    config = ALSConfig.from_dict(json.loads(path.read_text())) if path else ALSConfig()
+    config = demo_als_config(config_path)
+    typer.echo(f"recommender: training ALS with {config_path or DEMO_CONFIG.name}")
     version = train_and_register(engine, models_dir, config, say=typer.echo)
     typer.echo(f"recommender: ALS version {version.id} trained and active")
+
+
+def demo_als_config(path: Path | None) -> ALSConfig:
+    """``path``'s config, or the shipped demo config; never silently the defaults."""
+    from pigen.recsys.config import ALSConfig
+
+    source = path or DEMO_CONFIG
+    try:
+        return ALSConfig.from_dict(json.loads(source.read_text()))
+    except (OSError, ValueError) as error:
+        raise fail(f"cannot read the ALS config {source}: {error}", 2) from None
 
 
 def _ensure_generator(engine: Engine, weights: Path | None) -> None:
