@@ -59,16 +59,14 @@ class ImageService:
     """Lists images for shoppers and merchandisers, and serves their bytes."""
 
     def __init__(self, engine: Engine, runtime: Runtime, files: ImageFiles,
-                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float,
-                 batch_max_queue: int = 256, batch_timeout_s: float = 10.0) -> None:
+                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float) -> None:
         self.engine = engine
         self.runtime = runtime
         self.files = files
         self.metrics = metrics
         self.batcher: MicroBatcher[Job, bytes] = MicroBatcher(
             self._generate_batch, batch_max_size, batch_max_wait_ms,
-            on_batch=metrics.observe_batch, max_queue=batch_max_queue,
-            timeout_s=batch_timeout_s, on_shed=metrics.observe_shed)
+            on_batch=metrics.observe_batch)
         self._locks: dict[str, asyncio.Lock] = {}
         self._listed: OrderedDict[str, tuple[int, np.ndarray, int]] = OrderedDict()
         self._listed_lock = threading.Lock()  # listing runs in the thread pool
