@@ -34,13 +34,28 @@ class CatalogPicks:
     reasons: Reasons
 
 
+NO_RATINGS = "No ratings from you yet: these follow what is popular with all shoppers."
+#: A shopper who rated every item the model knows: nothing is left to show.
+NOTHING_LEFT = ("You have rated every item we could recommend: nothing new to show "
+                "until the catalog grows.")
+FROM_RATINGS = "Made from your ratings."
+
+
 def explain(catalog: Mapping[str, CatalogItem], source: str,
-            contributing: tuple[tuple[str, float], ...]) -> Reasons:
-    """The sentence shown under a shopper's images, from the rated items that made them."""
+            contributing: tuple[tuple[str, float], ...], nothing_left: bool = False
+            ) -> Reasons:
+    """The sentence shown under a shopper's images, from the rated items that made them.
+
+    ``nothing_left``: the shopper has ratings but no item is left to recommend.
+    """
     listed = tuple((item_id, round(float(weight), 6))
                    for item_id, weight in contributing[:LISTED_ITEMS])
-    if source == "prior" or not listed:
-        summary = "No ratings from you yet: these follow what is popular with all shoppers."
+    if source == "prior":
+        summary = NO_RATINGS
+    elif nothing_left:
+        summary = NOTHING_LEFT
+    elif not listed:  # ratings, but none of them pulls towards what is shown
+        summary = FROM_RATINGS
     else:
         named = ", ".join(f"{item_id} ({_describe(catalog.get(item_id))})"
                           for item_id, _ in listed[:NAMED_ITEMS])
@@ -55,7 +70,8 @@ def catalog_picks(engine: Engine, catalog: Mapping[str, CatalogItem], user_id: s
     because = {i: w for r in result.items for i, w in r.because}
     contributing = tuple(sorted(because.items(), key=lambda kv: -kv[1]))
     return CatalogPicks(result.source, tuple(r.item_id for r in result.items),
-                        explain(catalog, result.source, contributing))
+                        explain(catalog, result.source, contributing,
+                                nothing_left=not result.items))
 
 
 def _describe(item: CatalogItem | None) -> str:
