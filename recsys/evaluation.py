@@ -13,7 +13,8 @@ from pigen.recsys.base import Recommender, check_user_items
 from pigen.recsys.config import ALSConfig
 from pigen.recsys.metrics import RankingMetrics, ranking_metrics
 from pigen.recsys.popularity import PopularityRecommender
-from pigen.recsys.splits import SplitKind, make_split
+from pigen.recsys.split_plan import SplitPlan
+from pigen.recsys.splits import Split, SplitKind
 
 Results = dict[str, dict[str, float]]  # model name -> {"ndcg@10": ..., ...}
 
@@ -43,7 +44,7 @@ def evaluate_models(
 
 def evaluate_interactions(
     interactions: pd.DataFrame,
-    split: SplitKind = "time",
+    split: SplitKind | SplitPlan = "time",
     k: int = 10,
     als_config: ALSConfig | None = None,
     test_fraction: float = 0.2,
@@ -53,16 +54,23 @@ def evaluate_interactions(
     """Split ``interactions``, fit ALS and popularity on train, evaluate both on test.
 
     ``interactions`` has columns user_id, item_id, value (and timestamp for the
-    ``"time"`` split); see :func:`pigen.recsys.splits.make_split`. With
-    ``relevant_from`` (e.g. 4 stars) only test items rated at least that count
-    as hits: "will like" instead of "will rate". Returns
-    ``{"als": {...}, "popularity": {...}}``.
+    chronological splits); see :func:`pigen.recsys.splits.make_split`. A plain
+    kind is split with ``test_fraction`` and ``seed``; a :class:`SplitPlan`
+    as it says. Returns ``{"als": {...}, "popularity": {...}}``.
     """
-    parts = make_split(interactions, split, test_fraction=test_fraction, seed=seed)
-    test = parts.test
-    if relevant_from is not None:
-        test = test.multiply(test >= relevant_from).tocsr()
-        test.eliminate_zeros()
+    plan = split if isinstance(split, SplitPlan) else SplitPlan(
+        split, test_fraction=test_fraction, seed=seed)
+    return evaluate_split(plan.apply(interactions), k, als_config, relevant_from)
+
+
+def evaluate_split(parts: Split, k: int = 10, als_config: ALSConfig | None = None,
+                   relevant_from: float | None = None) -> Results:
+    """Fit ALS and popularity on ``parts.train``, evaluate both on ``parts.test``.
+
+    With ``relevant_from`` (e.g. 4 stars) only test items rated at least that
+    count as hits: "will like" instead of "will rate".
+    """
+    test = relevant_only(parts.test, relevant_from)
     models: dict[str, Recommender] = {
         "als": ALSRecommender(als_config),
         "popularity": PopularityRecommender(),
@@ -70,6 +78,15 @@ def evaluate_interactions(
     for model in models.values():
         model.fit(parts.train, parts.users, parts.items)
     return evaluate_models(parts.train, test, models, k)
+
+
+def relevant_only(test: sp.csr_matrix, relevant_from: float | None) -> sp.csr_matrix:
+    """``test`` with only values >= ``relevant_from`` kept (all of it when None)."""
+    if relevant_from is None:
+        return test
+    kept = test.multiply(test >= relevant_from).tocsr()
+    kept.eliminate_zeros()
+    return kept
 
 
 def format_metrics_table(results: Mapping[str, Mapping[str, float]]) -> str:

@@ -1,10 +1,10 @@
 """Train/test splits of an interactions table into users x items matrices.
 
 Input is a DataFrame with columns ``user_id``, ``item_id``, ``value`` (the
-confidence source, e.g. a rating) and, for the chronological split,
-``timestamp`` (anything orderable). Both parts share id maps built from the
-whole table, so row ``r`` is the same user in train and test. Pairs repeated
-within one part are summed, as scipy does when building a CSR matrix.
+confidence source, e.g. a rating) and, for the chronological splits
+(``"time"``, ``"last-n"``), ``timestamp`` (anything orderable). Both parts
+share id maps built from the whole table, so row ``r`` is the same user in
+train and test. Pairs repeated within one part are summed, as scipy does when building a CSR matrix.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from pigen.data.idmap import IdMap
 
-SplitKind = Literal["time", "random"]
+SplitKind = Literal["time", "random", "last-n"]
 SPLIT_KINDS: tuple[str, ...] = get_args(SplitKind)
 COLUMNS = ("user_id", "item_id", "value")
 
@@ -44,12 +44,17 @@ def make_split(
     seed: int = 0,
     users: IdMap | None = None,
     items: IdMap | None = None,
+    last_n: int = 5,
+    min_ratings: int = 0,
 ) -> Split:
-    """Split ``interactions`` chronologically per user (``"time"``) or at random.
+    """Split ``interactions`` chronologically per user (``"time"``, ``"last-n"``) or at random.
 
     ``"time"``: for each user, the last ``floor(test_fraction * n)`` of their
     ``n`` interactions by timestamp go to test (ties keep table order); a user
     with fewer than ``1 / test_fraction`` interactions stays wholly in train.
+    ``"last-n"``: each user's last ``last_n`` interactions by timestamp go to
+    test; users with fewer than ``max(min_ratings, last_n + 1)`` stay wholly
+    in train (they still shape the model but are not scored).
     ``"random"``: ``round(test_fraction * len)`` interactions drawn uniformly
     without replacement with ``seed`` go to test.
 
@@ -65,10 +70,47 @@ def make_split(
     item_rows = _rows(interactions["item_id"], items, "item_id")
     if kind == "time":
         in_test = _last_per_user(user_rows, interactions["timestamp"].to_numpy(), test_fraction)
+    elif kind == "last-n":
+        if last_n < 1 or min_ratings < 0:
+            raise ValueError(f"last_n must be >= 1 and min_ratings >= 0, got {last_n}, "
+                             f"{min_ratings}")
+        in_test = _last_n_per_user(user_rows, interactions["timestamp"].to_numpy(), last_n,
+                                   max(min_ratings, last_n + 1))
     elif kind == "random":
         in_test = _random_share(len(interactions), test_fraction, seed)
     else:
         raise ValueError(f"split kind must be one of {SPLIT_KINDS}, got {kind!r}")
+    return _split_by_mask(interactions, in_test, users, items, user_rows, item_rows)
+
+
+def split_by_test_rows(interactions: pd.DataFrame, test_pairs: pd.DataFrame) -> Split:
+    """Train and test from a user-supplied test set: (user_id, item_id) pairs held out.
+
+    Every pair of ``test_pairs`` must occur in ``interactions`` (else the file
+    names items or users the data does not know: a KeyError saying which).
+    """
+    _check_columns(interactions, None)
+    missing = [c for c in ("user_id", "item_id") if c not in test_pairs.columns]
+    if missing:
+        raise ValueError(f"the test set lacks columns {missing}; need user_id, item_id")
+    users = _sorted_ids(interactions["user_id"])
+    items = _sorted_ids(interactions["item_id"])
+    user_rows = _rows(interactions["user_id"], users, "user_id")
+    item_rows = _rows(interactions["item_id"], items, "item_id")
+    keys = user_rows * len(items) + item_rows
+    wanted = (_rows(test_pairs["user_id"], users, "test user_id") * len(items)
+              + _rows(test_pairs["item_id"], items, "test item_id"))
+    in_test = np.isin(keys, wanted)
+    unmatched = np.setdiff1d(wanted, keys)
+    if len(unmatched):
+        user, item = divmod(int(unmatched[0]), len(items))
+        raise KeyError(f"test pair ({users.id_of(user)!r}, {items.id_of(item)!r}) is not "
+                       f"among the interactions ({len(unmatched)} such pairs)")
+    return _split_by_mask(interactions, in_test, users, items, user_rows, item_rows)
+
+
+def _split_by_mask(interactions: pd.DataFrame, in_test: np.ndarray, users: IdMap, items: IdMap,
+                   user_rows: np.ndarray, item_rows: np.ndarray) -> Split:
     values = interactions["value"].to_numpy(dtype=np.float32)
     shape = (len(users), len(items))
 
@@ -101,7 +143,7 @@ def to_user_items(interactions: pd.DataFrame, users: IdMap, items: IdMap) -> sp.
 
 
 def _check_columns(interactions: pd.DataFrame, kind: SplitKind | None) -> None:
-    needed = COLUMNS + (("timestamp",) if kind == "time" else ())
+    needed = COLUMNS + (("timestamp",) if kind in ("time", "last-n") else ())
     missing = [c for c in needed if c not in interactions.columns]
     if missing:
         raise ValueError(f"interactions lack columns {missing}; need {list(needed)}")
@@ -135,6 +177,20 @@ def _last_per_user(user_rows: np.ndarray, timestamps: np.ndarray, fraction: floa
     n_test = np.floor(fraction * per_user + 1e-9).astype(np.int64)
     in_test = np.empty(count, dtype=bool)
     in_test[order] = position >= per_user[sorted_users] - n_test[sorted_users]
+    return in_test
+
+
+def _last_n_per_user(user_rows: np.ndarray, timestamps: np.ndarray, n: int,
+                     min_count: int) -> np.ndarray:
+    """Mask of each user's last ``n`` interactions by time, for users with >= ``min_count``."""
+    count = len(user_rows)
+    order = np.lexsort((np.arange(count), timestamps, user_rows))
+    per_user = np.bincount(user_rows)
+    first = np.concatenate(([0], np.cumsum(per_user)[:-1]))
+    sorted_users = user_rows[order]
+    from_end = per_user[sorted_users] - (np.arange(count) - first[sorted_users])  # 1 = newest
+    in_test = np.empty(count, dtype=bool)
+    in_test[order] = (from_end <= n) & (per_user[sorted_users] >= min_count)
     return in_test
 
 

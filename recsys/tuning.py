@@ -19,10 +19,11 @@ from tqdm.auto import tqdm
 
 from pigen.data.typed_config import TypedConfig
 from pigen.recsys.als import ALSRecommender
-from pigen.recsys.config import ALSConfig, Weighting
-from pigen.recsys.evaluation import evaluate, format_metrics_table
+from pigen.recsys.config import ALSConfig, ValueMapping, Weighting
+from pigen.recsys.evaluation import evaluate, format_metrics_table, relevant_only
 from pigen.recsys.metrics import METRIC_NAMES
-from pigen.recsys.splits import Split, SplitKind, make_split
+from pigen.recsys.split_plan import SplitPlan
+from pigen.recsys.splits import Split, SplitKind
 
 SearchMode = Literal["grid", "random"]
 
@@ -30,40 +31,49 @@ SearchMode = Literal["grid", "random"]
 class SearchSpace(TypedConfig):
     """Values to try per ALSConfig field; other fields keep the base config's value.
 
-    The default (120 candidates, ~1-2 min on MovieLens 100k with 2 cores) sits
-    where a much wider search (factors 16-256, regularization 0.1-50, alpha
-    0.1-4, 15/30 iterations, raw/tfidf/bm25) found the best validation scores:
-    the usual 0.01-0.1 regularization peaked at its edge and 10-50 did better
-    (RECIPES.md: >= 100 collapses to popularity); BM25 (K1=100, B=0.8) trailed raw and tfidf
-    by 0.03+ NDCG@10, and 30 iterations or 256 factors changed validation NDCG
-    by < 0.002 at 2-4x the cost. ``bm25_k1``/``bm25_b`` vary only for
-    ``weighting="bm25"`` candidates. Every field must offer at least one value;
-    each value is checked by building the candidates as :class:`ALSConfig`.
+    Wide enough to find what wins under different protocols: the value mapping
+    (raw stars vs liked-only), factors up to 512 (large embeddings need large
+    regularization; Rendle et al., RecSys 2022) and regularization and alpha
+    over three decades each. The grid is large (every combination), so
+    ``pigen recsys tune`` samples it at random by default. Fields that only
+    apply to one choice (``bm25_*`` to ``weighting="bm25"``, ``value_offset``
+    to ``value_mapping="offset"``, ``binary_threshold`` to ``"binary"``) vary
+    only for those candidates; ``"offset"`` pairs only with raw weighting.
+    Every field must offer at least one value; each value is checked by
+    building the candidates as :class:`ALSConfig`.
     """
 
-    factors: tuple[int, ...] = Field(default=(32, 64, 128), min_length=1)
-    regularization: tuple[float, ...] = Field(default=(5.0, 10.0, 20.0, 30.0, 50.0),
-                                              min_length=1)
-    alpha: tuple[float, ...] = Field(default=(0.25, 0.5, 1.0, 2.0), min_length=1)
+    factors: tuple[int, ...] = Field(default=(32, 64, 128, 256, 512), min_length=1)
+    regularization: tuple[float, ...] = Field(
+        default=(0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0), min_length=1)
+    alpha: tuple[float, ...] = Field(default=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0), min_length=1)
     iterations: tuple[int, ...] = Field(default=(15,), min_length=1)
     weighting: tuple[Weighting, ...] = Field(default=("raw", "tfidf"), min_length=1)
+    value_mapping: tuple[ValueMapping, ...] = Field(default=("raw", "binary"), min_length=1)
+    value_offset: tuple[float, ...] = Field(default=(3.0,), min_length=1)
+    binary_threshold: tuple[float, ...] = Field(default=(4.0,), min_length=1)
     bm25_k1: tuple[float, ...] = Field(default=(100.0,), min_length=1)
     bm25_b: tuple[float, ...] = Field(default=(0.8,), min_length=1)
 
     @model_validator(mode="after")
     def _check_candidates(self) -> SearchSpace:
         """Building every candidate once validates each value against ALSConfig."""
-        self.grid(ALSConfig())
+        if not self.grid(ALSConfig()):
+            raise ValueError("no valid candidate: value_mapping 'offset' needs weighting 'raw'")
         return self
 
     def grid(self, base: ALSConfig) -> list[ALSConfig]:
         """Every combination, in a fixed order, duplicates removed."""
         candidates: dict[ALSConfig, None] = {}
         names = list(type(self).model_fields)
+        defaults = ALSConfig()
         for values in itertools.product(*(getattr(self, name) for name in names)):
             changes = dict(zip(names, values, strict=True))
-            if changes["weighting"] != "bm25":
-                changes["bm25_k1"], changes["bm25_b"] = base.bm25_k1, base.bm25_b
+            if changes["value_mapping"] == "offset" and changes["weighting"] != "raw":
+                continue
+            for name, (switch, choice) in _ONLY_WITH.items():
+                if changes[switch] != choice:  # not this candidate's: the neutral default
+                    changes[name] = getattr(defaults, name)
             candidates[base.replace(**changes)] = None
         return list(candidates)
 
@@ -75,9 +85,19 @@ class SearchSpace(TypedConfig):
         return [grid[i] for i in chosen]
 
 
+# Fields that only mean something under one choice of another field.
+_ONLY_WITH = {
+    "bm25_k1": ("weighting", "bm25"),
+    "bm25_b": ("weighting", "bm25"),
+    "value_offset": ("value_mapping", "offset"),
+    "binary_threshold": ("value_mapping", "binary"),
+}
+
+
 # Eight candidates for smoke runs (``--quick``): seconds, not minutes.
 QUICK_SPACE = SearchSpace(
-    factors=(32, 64), regularization=(10.0, 20.0), alpha=(0.5, 1.0), weighting=("raw",)
+    factors=(32, 64), regularization=(10.0, 20.0), alpha=(0.5, 1.0), weighting=("raw",),
+    value_mapping=("raw",),
 )
 
 
@@ -112,20 +132,26 @@ class TuningResult:
 
 def _label(config: ALSConfig) -> str:
     bm25 = f" k1={config.bm25_k1:g} b={config.bm25_b:g}" if config.weighting == "bm25" else ""
+    values = {"raw": "", "offset": f" offset={config.value_offset:g}",
+              "binary": f" >={config.binary_threshold:g}", "log": " log"}[config.value_mapping]
     return (f"f={config.factors} reg={config.regularization:g} alpha={config.alpha:g} "
-            f"it={config.iterations} {config.weighting}{bm25}")
+            f"it={config.iterations} {config.weighting}{bm25}{values}")
 
 
-def validation_split(split: Split, kind: SplitKind, fraction: float = 0.2,
+def validation_split(split: Split, plan: SplitPlan | SplitKind, fraction: float = 0.2,
                      seed: int = 0) -> Split:
-    """Carve validation out of ``split``'s train rows (same id maps; test untouched)."""
-    return make_split(split.train_interactions, kind, test_fraction=fraction, seed=seed,
-                      users=split.users, items=split.items)
+    """Carve validation out of ``split``'s train rows (same id maps; test untouched).
+
+    A plain kind uses ``fraction`` and ``seed``; a :class:`SplitPlan` is used as it is.
+    """
+    if not isinstance(plan, SplitPlan):
+        plan = SplitPlan(plan, test_fraction=fraction, seed=seed)
+    return plan.apply(split.train_interactions, split.users, split.items)
 
 
 def tune_als(
     split: Split,
-    kind: SplitKind,
+    kind: SplitPlan | SplitKind,
     space: SearchSpace | None = None,
     base: ALSConfig | None = None,
     mode: SearchMode = "grid",
@@ -134,11 +160,16 @@ def tune_als(
     k: int = 10,
     seed: int = 0,
     progress: bool = True,
+    relevant_from: float | None = None,
 ) -> TuningResult:
     """Search ALS configs on validation carved from ``split``'s train; test is never read.
 
-    ``kind`` should match how ``split`` was made, so validation mimics test.
-    ``mode="random"`` tries ``trials`` distinct grid points drawn with ``seed``.
+    ``kind`` (a split kind or a :class:`SplitPlan`) should match how ``split``
+    was made, so validation mimics test. ``mode="random"`` tries ``trials``
+    distinct grid points drawn with ``seed``. With ``relevant_from`` only
+    validation values >= it count as hits, as in the evaluation. A candidate
+    whose value mapping leaves nothing to fit (a binary threshold above every
+    value) is skipped; if all are, that is a ValueError.
     """
     if metric not in METRIC_NAMES:
         raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
@@ -147,18 +178,27 @@ def tune_als(
     space = space if space is not None else SearchSpace()
     base = base if base is not None else ALSConfig()
     candidates = space.grid(base) if mode == "grid" else space.sample(base, trials, seed)
-    inner = validation_split(split, kind, seed=seed)
+    plan = kind if isinstance(kind, SplitPlan) else SplitPlan(kind, seed=seed)
+    inner = validation_split(split, plan)
+    validation = relevant_only(inner.test, relevant_from)
     key = f"{metric}@{k}"
 
     results: list[Trial] = []
-    bar = tqdm(candidates, desc=f"tune ALS ({kind})", disable=not progress, leave=False)
+    bar = tqdm(candidates, desc=f"tune ALS ({plan.label})", disable=not progress, leave=False)
     for config in bar:
         start = time.perf_counter()
-        model = ALSRecommender(config).fit(inner.train, inner.users, inner.items)
+        try:
+            model = ALSRecommender(config).fit(inner.train, inner.users, inner.items)
+        except ValueError as error:
+            if "no interactions left" in str(error):
+                continue  # this mapping drops every value of this data set
+            raise
         seconds = time.perf_counter() - start
-        metrics = evaluate(model, inner.train, inner.test, k).as_dict()
+        metrics = evaluate(model, inner.train, validation, k).as_dict()
         results.append(Trial(config, metrics, seconds))
         bar.set_postfix({f"best {key}": f"{max(t.metrics[key] for t in results):.4f}"})
+    if not results:
+        raise ValueError("every candidate's value mapping dropped all interactions")
     # Stable: among equal scores the earlier (smaller, cheaper) candidate wins.
     results.sort(key=lambda trial: -trial.metrics[key])
     return TuningResult(key, tuple(results))

