@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     runtime = Runtime(engine, settings,
                       on_fallback=lambda kind: metrics.model_fallbacks.labels(kind=kind).inc())
     image_service = ImageService(engine, runtime, ImageFiles(settings.images_dir), metrics,
-                                 settings.batch_max_size, settings.batch_max_wait_ms)
+                                 settings.batch_max_size, settings.batch_max_wait_ms,
+                                 unfetched_kept=settings.max_unfetched_images)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -18,13 +18,13 @@ import os
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pigen.data.conditions import ConditionVector
@@ -69,8 +69,14 @@ class StoredImage:
     path: str | None
 
 
-def record_images(engine: Engine, records: list[ImageRecord]) -> None:
-    """Insert provenance rows; ids already stored are left as they are."""
+def record_images(engine: Engine, records: Sequence[ImageRecord],
+                  paths: Mapping[str, Path] | None = None) -> None:
+    """Insert provenance rows; ids already stored are left as they are.
+
+    With ``paths`` (image id -> file written), rows are inserted with their path,
+    and stored rows without one get it: a made image keeps its provenance even
+    if its listing row was pruned before the first fetch.
+    """
     if not records:
         return
     with engine.begin() as connection:
@@ -86,12 +92,38 @@ def record_images(engine: Engine, records: list[ImageRecord]) -> None:
             "condition": r.condition.to_dict(),
             "seed": r.seed,
             "source": r.source,
-            "path": None,
+            "path": str(paths[r.image_id]) if paths is not None else None,
         } for r in records]
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         table = GeneratedImage.__table__
-        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["content_key"])
+        insert = dialect.insert(table)
+        if paths is None:
+            statement = insert.on_conflict_do_nothing(index_elements=["content_key"])
+        else:
+            statement = insert.on_conflict_do_update(
+                index_elements=["content_key"], set_={"path": insert.excluded.path},
+                where=table.c.path.is_(None))
         connection.execute(statement, rows)
+
+
+def prune_unfetched(engine: Engine, keep: int) -> int:
+    """Forget listed images never fetched, all but the newest ``keep``; returns rows deleted.
+
+    Listing is an open read that records one row per image, so without this
+    anyone could grow the table without bound by listing for made-up shoppers or
+    seeds. A pruned image's URL is 404 until it is listed again (same id: the id
+    is a hash of its inputs); fetched images keep their rows.
+    """
+    unfetched = GeneratedImage.path.is_(None)
+    with engine.begin() as connection:
+        cutoff = connection.execute(
+            select(GeneratedImage.id).where(unfetched)
+            .order_by(GeneratedImage.id.desc()).offset(keep).limit(1)).scalar()
+        if cutoff is None:
+            return 0
+        deleted = connection.execute(
+            delete(GeneratedImage).where(unfetched, GeneratedImage.id <= cutoff))
+        return int(deleted.rowcount or 0)
 
 
 def find_image(engine: Engine, image_id: str) -> StoredImage | None:
@@ -104,19 +136,6 @@ def find_image(engine: Engine, image_id: str) -> StoredImage | None:
         return None
     return StoredImage(image_id, int(row.generator_version_id), dict(row.condition),
                        int(row.seed), row.path)
-
-
-def mark_generated(engine: Engine, paths: dict[str, Path]) -> None:
-    """Record where images were written (one statement per batch, not per image)."""
-    if not paths:
-        return
-    with engine.begin() as connection:
-        connection.execute(
-            update(GeneratedImage)
-            .where(GeneratedImage.content_key == bindparam("key"),
-                   GeneratedImage.path.is_(None))
-            .values(path=bindparam("file")),
-            [{"key": key, "file": str(path)} for key, path in paths.items()])
 
 
 class ImageFiles:

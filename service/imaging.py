@@ -26,7 +26,7 @@ from pigen.service.image_store import (
     encode_variant,
     find_image,
     image_id_for,
-    mark_generated,
+    prune_unfetched,
     record_images,
     valid_image_id,
 )
@@ -36,8 +36,11 @@ from pigen.service.taste import UserTaste, taste_for_user
 
 #: One image to make: (image id, condition vector (D,) float32, seed).
 Job = tuple[str, np.ndarray, int]
-#: Listed images whose making is remembered in memory (id -> 60 bytes and a small array).
+#: Listed images whose making is remembered in memory (id -> its record).
 LISTED_KEPT = 50_000
+#: Provenance rows of listed, never fetched images kept in the database (settings:
+#: ``PIGEN_MAX_UNFETCHED_IMAGES``); pruning runs after every tenth of this many listed.
+UNFETCHED_KEPT = 100_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class ImageService:
     """Lists images for shoppers and merchandisers, and serves their bytes."""
 
     def __init__(self, engine: Engine, runtime: Runtime, files: ImageFiles,
-                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float) -> None:
+                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float, *,
+                 unfetched_kept: int = UNFETCHED_KEPT) -> None:
         self.engine = engine
         self.runtime = runtime
         self.files = files
@@ -68,8 +72,10 @@ class ImageService:
             self._generate_batch, batch_max_size, batch_max_wait_ms,
             on_batch=metrics.observe_batch)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._listed: OrderedDict[str, tuple[int, np.ndarray, int]] = OrderedDict()
+        self._listed: OrderedDict[str, ImageRecord] = OrderedDict()
         self._listed_lock = threading.Lock()  # listing runs in the thread pool
+        self.unfetched_kept = unfetched_kept
+        self._recorded_since_prune = 0
 
     # -- listing (blocking: routes run these in the thread pool) -------------------------
 
@@ -95,8 +101,7 @@ class ImageService:
                 user_id, model_set.als_version.id, versions["generator"],
                 sample.condition, sample.seed, taste.source)
             made.append(MadeImage(record, sample.colour_name))
-        record_images(self.engine, [m.record for m in made])
-        self._remember_listed(made)
+        self._record_listed(made)
         return UserImages(taste, model_set, tuple(made))
 
     def explicit_images(self, conditions: Sequence[tuple[str, tuple[float, float, float], str,
@@ -117,8 +122,7 @@ class ImageService:
                                      None, model_set.generator_version.id, vector,
                                      int(image_seed), None)
                 made.append(MadeImage(record, None))
-        record_images(self.engine, [m.record for m in made])
-        self._remember_listed(made)
+        self._record_listed(made)
         return made
 
     # -- bytes ---------------------------------------------------------------------------
@@ -169,8 +173,10 @@ class ImageService:
                         self.metrics.image_cache.labels("disk").inc()
                         return png
                 with self._listed_lock:
-                    job = self._listed.get(image_id)
-                if job is None:  # listed by another process, or before a restart
+                    listed = self._listed.get(image_id)
+                if listed is not None:
+                    job = (listed.generator_version, listed.condition.to_array(), listed.seed)
+                else:  # listed by another process, or before a restart
                     stored = await asyncio.to_thread(find_image, self.engine, image_id)
                     if stored is None:
                         return None
@@ -183,16 +189,27 @@ class ImageService:
             if not lock.locked() and self._locks.get(image_id) is lock:
                 del self._locks[image_id]
 
-    def _remember_listed(self, made: Sequence[MadeImage]) -> None:
-        """Keep what makes each listed image, so its first fetch needs no database read."""
+    def _record_listed(self, made: Sequence[MadeImage]) -> None:
+        """Record listed images (database and memory); keep the never-fetched rows bounded.
+
+        The rows let any replica, or this one after a restart, make a listed
+        image; memory spares this process's first fetch a database read. Every
+        tenth of ``unfetched_kept`` rows listed, the oldest never-fetched rows
+        beyond ``unfetched_kept`` are pruned.
+        """
+        record_images(self.engine, [m.record for m in made])
         with self._listed_lock:
             for image in made:
-                record = image.record
-                self._listed[record.image_id] = (record.generator_version,
-                                                 record.condition.to_array(), record.seed)
-                self._listed.move_to_end(record.image_id)
+                self._listed[image.record.image_id] = image.record
+                self._listed.move_to_end(image.record.image_id)
             while len(self._listed) > LISTED_KEPT:
                 self._listed.popitem(last=False)
+            self._recorded_since_prune += len(made)
+            prune = self._recorded_since_prune >= max(1, self.unfetched_kept // 10)
+            if prune:
+                self._recorded_since_prune = 0
+        if prune:
+            prune_unfetched(self.engine, self.unfetched_kept)
 
     def _generate_batch(self, generator_version: Hashable, jobs: Sequence[Job]) -> list[bytes]:
         """One forward for ``jobs``, in the batcher's thread: pixels -> PNG -> disk -> rows.
@@ -210,7 +227,15 @@ class ImageService:
         pngs = [png_bytes(image) for image in pixels]  # (R, R, 3) uint8 each
         paths = {image_id: self.files.write(image_id, png)
                  for (image_id, _, _), png in zip(jobs, pngs, strict=True)}
-        mark_generated(self.engine, paths)
+        # Upserted, not just updated: a row pruned between listing and this fetch
+        # comes back, from the listing's record when this process still has it.
+        with self._listed_lock:
+            listed = {image_id: self._listed.get(image_id) for image_id, _, _ in jobs}
+        records = [listed[image_id] or ImageRecord(
+            image_id, None, None, generator_version,
+            ConditionVector.from_array(generator.layout, condition), seed, None)
+            for image_id, condition, seed in jobs]
+        record_images(self.engine, records, paths)
         return pngs
 
 

@@ -57,6 +57,9 @@ class Settings(StoreSettings):
     max_images_per_request: int = Field(default=16, ge=1, le=256)
     max_image_size: int = Field(default=512, ge=32, le=512)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Provenance rows of listed but never fetched images kept in the database; older
+    # ones are pruned (their URLs 404 until listed again), so open listing stays bounded.
+    max_unfetched_images: int = Field(default=100_000, ge=10, le=100_000_000)
     # How often (s) a server checks the registry for versions another process
     # activated, so replicas follow `pigen recsys activate` (0: never).
     model_refresh_seconds: float = Field(default=30.0, ge=0.0)
