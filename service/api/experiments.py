@@ -12,6 +12,7 @@ from pigen.service.api.deps import (
     AdminAccess,
     EngineDep,
     ReadAccess,
+    SettingsDep,
     exposing_with_write_key,
 )
 from pigen.service.api.schemas.experiments import (
@@ -51,12 +52,16 @@ async def list_experiments(engine: EngineDep) -> ExperimentList:
 
 
 @router.post("", response_model=ExperimentPublic, status_code=201, dependencies=[AdminAccess])
-async def create_experiment(body: ExperimentCreate, engine: EngineDep) -> ExperimentPublic:
-    """Define an experiment (in draft). 409 when the key is taken."""
+async def create_experiment(body: ExperimentCreate, engine: EngineDep,
+                            settings: SettingsDep) -> ExperimentPublic:
+    """Define an experiment (in draft). 409 when the key is taken; 422 when a variant's
+    config would not be served as written (unknown key, n over the cap, unknown generator)."""
     try:
         variants = [Variant(v.name, v.weight, v.config) for v in body.variants]
-        info = await run_in_threadpool(store.create_experiment, engine, body.key, variants,
-                                       body.description, body.coverage)
+        info = await run_in_threadpool(
+            lambda: store.create_experiment(
+                engine, body.key, variants, body.description, body.coverage,
+                max_images_per_request=settings.max_images_per_request))
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
     except ExperimentConflict as error:

@@ -86,7 +86,7 @@ async def get_user_images(
     # one exposure per shopper and experiment): settings, a generator version, or
     # the catalog photos of their top recommendations instead of generated images.
     plan = await run_in_threadpool(serving.plan_for_request, engine, user_id)
-    n, seed, diversity = plan.apply(n, seed, diversity)
+    n, seed, diversity = plan.apply(n, seed, diversity, settings.max_images_per_request)
     if plan.mode == "catalog":
         return await _catalog_control(user_id, engine, runtime, n, plan.variant)
     try:

@@ -36,8 +36,9 @@ def create(
 
     try:
         variants = [parse_variant(v) for v in variant]
-        info = create_experiment(cli.open_database(), key, variants, description=description,
-                                 coverage=coverage)
+        info = create_experiment(
+            cli.open_database(), key, variants, description=description, coverage=coverage,
+            max_images_per_request=cli.load_settings().max_images_per_request)
     except ValueError as error:
         raise cli.fail(str(error), 2) from None
     except ExperimentConflict as error:

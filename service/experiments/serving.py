@@ -1,13 +1,8 @@
 """What the image endpoints call per request: the user's variants, and one exposure each.
 
-A request for a user in a running experiment is served per their variant. Variant
-configs are free-form JSON; the keys the image endpoints understand are gathered
-in :class:`ServingPlan` (others are passed through in ``extra``):
-
-* ``mode``: ``"catalog"`` (the catalog photo of the top recommendation, the usual
-  control) or ``"generated"`` (a personalised image, the default);
-* ``generator_version`` / ``recsys_version``: a model version id to serve with;
-* ``diversity``: the taste-sampling diversity setting.
+A request for a user in a running experiment is served per their variant. The
+keys a variant config may hold are checked at creation (:mod:`.variant_config`);
+:class:`ServingPlan` gathers them (``n`` and ``seed`` travel in ``extra``).
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from sqlalchemy import Engine
 from pigen.service.experiments import store
 from pigen.service.experiments.assignment import validate_user_id
 
-_KNOWN = ("mode", "generator_version", "recsys_version", "diversity")
+_KNOWN = ("mode", "generator_version", "diversity")
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,6 @@ class ServingPlan:
 
     mode: str = "generated"
     generator_version: int | None = None
-    recsys_version: int | None = None
     diversity: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     assignments: tuple[Assignment, ...] = ()
@@ -57,9 +51,16 @@ class ServingPlan:
             return None
         return ",".join(f"{a.experiment}:{a.variant}" for a in self.assignments)
 
-    def apply(self, n: int, seed: int, diversity: float) -> tuple[int, int, float]:
-        """The request's ``(n, seed, diversity)`` with the variant's settings put over them."""
+    def apply(self, n: int, seed: int, diversity: float,
+              max_images: int | None = None) -> tuple[int, int, float]:
+        """The request's ``(n, seed, diversity)`` with the variant's settings put over them.
+
+        ``n`` is clamped to ``max_images`` (the server's cap): creation refuses a larger
+        variant ``n``, but the cap may be lowered while an experiment runs.
+        """
         n = int(self.extra.get("n", n))
+        if max_images is not None:
+            n = min(n, max_images)
         seed = int(self.extra.get("seed", seed))
         return n, seed, float(self.diversity) if self.diversity is not None else diversity
 

@@ -33,6 +33,7 @@ from pigen.service.experiments.assignment import (
     validate_coverage,
     validate_user_id,
 )
+from pigen.service.experiments.variant_config import check_generator_versions, validate_config
 
 
 class UnknownExperiment(LookupError):
@@ -111,12 +112,21 @@ def create_experiment(
     description: str = "",
     coverage: float = 1.0,
     salt: str | None = None,
+    max_images_per_request: int | None = None,
 ) -> ExperimentInfo:
-    """Store a new experiment in ``draft``; the salt is random unless given (tests)."""
+    """Store a new experiment in ``draft``; the salt is random unless given (tests).
+
+    Each variant's config is checked first (:mod:`.variant_config`): against
+    ``max_images_per_request`` when given, and its generator version against the
+    registry. ``ValueError`` says what is wrong, and nothing is stored.
+    """
     design = Design(key=key, salt=salt or secrets.token_hex(8), variants=tuple(variants),
                     coverage=coverage)
     if len(description) > 2000:
         raise ValueError("description is longer than 2000 characters")
+    for variant in design.variants:
+        validate_config(variant.name, variant.config, max_images_per_request)
+    check_generator_versions(engine, [(v.name, v.config) for v in design.variants])
     try:
         with session_scope(engine) as session:
             row = Experiment(key=design.key, description=description, status="draft",

@@ -57,3 +57,11 @@ def test_outside_any_running_experiment_nothing_is_logged(client: TestClient,
     assert body["variant"] is None and len(body["images"]) == 4
     experiment = store.get_experiment(store_engine, "draft-only")
     assert store.load_exposures(store_engine, experiment.id) == []
+
+
+def test_a_variant_n_over_a_lowered_cap_is_clamped(make_client, store_engine: Engine) -> None:
+    """Created under a cap of 16, served under a cap of 3: never more than 3 images."""
+    _start(store_engine, {"mode": "generated", "n": 8}, {"mode": "generated", "n": 8})
+    client = make_client(max_images_per_request=3)
+    body = client.get(f"/v1/users/{USERS[0]}/images", params={"n": 2}).json()
+    assert body["variant"] is not None and len(body["images"]) == 3
