@@ -136,9 +136,9 @@ class Comparison:
     control_mean: float
     variant_mean: float
     difference: Interval  # absolute, fixed-horizon (Welch) interval
-    lift: Interval  # relative, delta-method interval
+    lift: Interval  # relative, Fieller interval of the same test (NaN bounds: undefined)
     z: float
-    p_value: float  # two-sided, fixed horizon
+    p_value: float  # two-sided unpooled Wald test; both intervals exclude 0 iff p < alpha
     prob_beat_control: float
     sequential_difference: Interval  # always-valid (mSPRT) interval
     sequential_lift: Interval  # the same divided by control's mean
@@ -250,12 +250,12 @@ def analyse(outcomes: Outcomes, key: str = "", status: str = "", alpha: float = 
 def _compare(metric: str, name: str, yc: np.ndarray, yt: np.ndarray, binary: bool,
              alpha: float, tau: float) -> Comparison:
     c, t = SampleStats.of(yc), SampleStats.of(yt)
+    # One test behind every fixed-horizon number shown together: the unpooled Wald test,
+    # whose inversion gives the difference interval and the (Fieller) lift interval.
+    z, p = stats.z_test_means(c, t)
     if binary:
-        x_c, x_t = int(yc.sum()), int(yt.sum())
-        z, p = stats.z_test_proportions(x_c, c.n, x_t, t.n)
-        beat = stats.prob_beat_control_beta(x_c, c.n, x_t, t.n)
+        beat = stats.prob_beat_control_beta(int(yc.sum()), c.n, int(yt.sum()), t.n)
     else:
-        z, p = stats.z_test_means(c, t)
         beat = stats.prob_beat_control_normal(c, t)
     diff = stats.difference(c, t, alpha)
     var_diff = t.var_of_mean + c.var_of_mean
@@ -264,7 +264,7 @@ def _compare(metric: str, name: str, yc: np.ndarray, yt: np.ndarray, binary: boo
     seq_p = stats.msprt_p_value(diff.estimate, var_diff, tau)
     return Comparison(
         metric=metric, variant=name, control_mean=c.mean, variant_mean=t.mean,
-        difference=diff, lift=stats.relative_lift(c, t, alpha), z=z, p_value=p,
+        difference=diff, lift=stats.fieller_lift(c, t, alpha), z=z, p_value=p,
         prob_beat_control=beat, sequential_difference=seq, sequential_lift=seq_lift,
         sequential_p_value=seq_p, significant=bool(p < alpha),
         sequential_significant=seq.excludes_zero)
@@ -286,7 +286,7 @@ class TimelinePoint:
     at: float  # unix seconds of the look
     variant: str
     users: int
-    lift: Interval  # delta-method, fixed horizon (not valid under peeking)
+    lift: Interval  # Fieller, fixed horizon (not valid under peeking)
     sequential_lift: Interval  # always valid; running intersection over the looks so far
     sequential_p_value: float  # running minimum over the looks so far
 
@@ -328,7 +328,7 @@ def timeline(outcomes: Outcomes, metric: str = "conversion", alpha: float = 0.05
             running[name] = (low, high, p_min)
             points.append(TimelinePoint(
                 day=day, at=at, variant=name, users=int(c.n + t.n),
-                lift=stats.relative_lift(c, t, alpha),
+                lift=stats.fieller_lift(c, t, alpha),
                 sequential_lift=_relative(Interval(diff, low, high), c.mean),
                 sequential_p_value=p_min))
     return points

@@ -41,7 +41,7 @@ def format_table(results: ExperimentResults) -> str:
         rpu = f"{arm.revenue_per_user:.3f}" if math.isfinite(arm.revenue_per_user) else "n/a"
         lines.append(f"{arm.name:<16}{arm.share:>7.0%}{arm.users:>9,}{arm.conversions:>8,}"
                      f"{rate:>12}{arm.revenue:>12,.2f}{rpu:>10}")
-    lines += ["", f"{'metric':<18}{'variant':<16}{'lift':>9}  {'95% CI (delta)':<20}"
+    lines += ["", f"{'metric':<18}{'variant':<16}{'lift':>9}  {'95% CI (same test)':<20}"
               f"{'p':>8}{'P(beat)':>9}  {'always-valid CI':<20}{'p(seq)':>8}"]
     for c in results.comparisons:
         lines.append(f"{c.metric:<18}{c.variant:<16}{_pct(c.lift.estimate, True):>9}  "

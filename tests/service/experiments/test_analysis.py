@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from sqlalchemy import Engine
-from statsmodels.stats.proportion import proportions_ztest
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from pigen.service.experiments import analysis, store
 from pigen.service.experiments.assignment import Variant
@@ -54,7 +54,9 @@ def test_hand_computed_table_and_multi_exposed_exclusion() -> None:
     assert control.conversion_rate == 0.25 and treated.revenue_per_user == 6.0
     conv = next(c for c in results.comparisons if c.metric == "conversion")
     assert conv.lift.estimate == pytest.approx(1.0)  # 50% vs 25%
-    assert conv.p_value == pytest.approx(proportions_ztest([2, 1], [4, 4])[1])
+    # The unpooled Wald test the lift and difference intervals are inverted from.
+    expected = CompareMeans(DescrStatsW(np.r_[1.0, 1, 0, 0]), DescrStatsW(np.r_[1.0, 0, 0, 0]))
+    assert conv.p_value == pytest.approx(expected.ztest_ind(usevar="unequal")[1])
     rev = next(c for c in results.comparisons if c.metric == "revenue_per_user")
     assert rev.difference.estimate == pytest.approx(6.0 - 3.75)
     assert results.excluded_multi_exposed == 1 and not results.srm.flagged

@@ -157,3 +157,44 @@ def test_sample_size_and_power_match_statsmodels() -> None:
     ref = samplesize_proportions_2indep_onetail(0.005, 0.05, 0.8, alpha=0.05)
     assert n == pytest.approx(ref, rel=1e-3)
     assert stats.power_two_proportions(0.05, 0.10, n) == pytest.approx(0.8, abs=2e-3)
+
+
+def _binary(x: int, n: int) -> np.ndarray:
+    return np.r_[np.ones(x), np.zeros(n - x)]
+
+
+def test_the_reported_interval_and_p_value_are_one_test() -> None:
+    """The admin page once showed [-122%, -38%] beside p = 0.085 (5/30 vs 1/30): the
+    delta-method interval and the pooled test disagree at small counts. The reported
+    lift interval (Fieller) and difference interval exclude 0 exactly when p < alpha."""
+    c, t = SampleStats.of(_binary(5, 30)), SampleStats.of(_binary(1, 30))
+    assert stats.relative_lift(c, t).excludes_zero  # the old, disagreeing pair
+    assert stats.z_test_proportions(5, 30, 1, 30)[1] > 0.05
+    _, p = stats.z_test_means(c, t)
+    assert p > 0.05 and not stats.fieller_lift(c, t).excludes_zero
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(400):
+        n_c, n_t = rng.integers(20, 400, 2)
+        alpha = float(rng.choice([0.01, 0.05, 0.1]))
+        if rng.random() < 0.5:
+            yc = _binary(int(rng.integers(1, n_c // 3)), int(n_c))
+            yt = _binary(int(rng.integers(1, n_t // 3)), int(n_t))
+        else:
+            yc, yt = rng.exponential(10.0, n_c), rng.exponential(rng.uniform(7, 14), n_t)
+        c, t = SampleStats.of(yc), SampleStats.of(yt)
+        z, p = stats.z_test_means(c, t)
+        expected = CompareMeans(DescrStatsW(yt), DescrStatsW(yc)).ztest_ind(usevar="unequal")
+        assert (z, p) == pytest.approx(expected, rel=1e-9)
+        assert stats.difference(c, t, alpha).excludes_zero == (p < alpha)
+        lift = stats.fieller_lift(c, t, alpha)
+        if math.isfinite(lift.low):
+            checked += 1
+            assert lift.excludes_zero == (p < alpha)
+            assert lift.low <= lift.estimate <= lift.high
+            # The bounds are where the Wald statistic of mean_t - r mean_c is exactly z.
+            for r in (1 + lift.low, 1 + lift.high):
+                wald = abs(t.mean - r * c.mean) / math.sqrt(t.var_of_mean
+                                                            + r * r * c.var_of_mean)
+                assert wald == pytest.approx(st.norm.ppf(1 - alpha / 2), rel=1e-6)
+    assert checked > 300
