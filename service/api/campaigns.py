@@ -1,10 +1,10 @@
 """Batch campaigns over HTTP: define (and start) one, follow its progress.
 
 Images land under ``<storage_dir>/campaigns/<output>``: an HTTP caller names a
-folder there, never an arbitrary server path. Large campaigns are better
-created with ``start: false`` and run on a worker with ``pigen campaign run ID``
-(optionally ``--backend ray``); ``start: true`` runs the local backend in a
-background thread of the server.
+folder there, never an arbitrary server path. The server never generates a
+campaign itself: starting one puts it in the queue (202), and a ``pigen worker``
+process runs it. ``start: false`` only defines it, for ``POST .../start`` or
+``pigen campaign run ID`` (optionally ``--backend ray``) later.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
@@ -55,12 +55,16 @@ def _logical(folder: Path, storage_dir: Path) -> str:
         return folder.name
 
 
-@router.post("", response_model=CampaignPublic, status_code=201, dependencies=[WriteAccess])
-async def create_campaign(body: CampaignCreate, engine: EngineDep,
-                          settings: SettingsDep) -> CampaignPublic:
-    """Define a campaign (segment resolved, models pinned, output checked) and start it."""
-    from pigen.service.campaigns import store
-    from pigen.service.campaigns.runner import run_in_background
+@router.post("", response_model=CampaignPublic, status_code=202, dependencies=[WriteAccess],
+             responses={201: {"model": CampaignPublic,
+                              "description": "Defined and not started (`start: false`)."}})
+async def create_campaign(body: CampaignCreate, engine: EngineDep, settings: SettingsDep,
+                          response: Response) -> CampaignPublic:
+    """Define a campaign (segment resolved, models pinned, output checked) and queue it.
+
+    202: queued for a ``pigen worker``; 201 with ``start: false``: defined only.
+    """
+    from pigen.service.campaigns import leases, store
 
     folder = body.output or (f"campaign-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-"
                              f"{uuid.uuid4().hex[:6]}")
@@ -75,8 +79,29 @@ async def create_campaign(body: CampaignCreate, engine: EngineDep,
         raise HTTPException(422, _without_storage_path(str(error), settings.storage_dir)
                             ) from None
     if body.start:
-        run_in_background(engine, campaign.id, device=settings.device)
+        await run_in_threadpool(leases.enqueue, engine, campaign.id)
+    else:
+        response.status_code = 201
     return _public(await run_in_threadpool(store.campaign_progress, engine, campaign.id),
+                   settings.storage_dir)
+
+
+@router.post("/{campaign_id}/start", response_model=CampaignPublic, status_code=202,
+             dependencies=[WriteAccess],
+             responses={404: {"description": "No such campaign."},
+                        409: {"description": "The campaign is already completed."}})
+async def start_campaign(campaign_id: CampaignId, engine: EngineDep,
+                         settings: SettingsDep) -> CampaignPublic:
+    """Queue a defined (or failed) campaign for a worker; a queued or running one is left be."""
+    from pigen.service.campaigns import leases, store
+
+    try:
+        await run_in_threadpool(leases.enqueue, engine, campaign_id)
+    except LookupError as error:
+        raise HTTPException(404, str(error)) from None
+    except CampaignError as error:
+        raise HTTPException(409, str(error)) from None
+    return _public(await run_in_threadpool(store.campaign_progress, engine, campaign_id),
                    settings.storage_dir)
 
 

@@ -7,6 +7,7 @@ campaign twice gives the same files.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,11 +52,12 @@ def finalize_outputs(campaign: CampaignInfo, sample_users: int = 24, scale: int 
         raise RuntimeError(f"campaign {campaign.id}: {table.num_rows:,} manifest rows, "
                            f"expected {campaign.n_images:,}")
     manifest = root / MANIFEST
-    tmp = root / f".{MANIFEST}.tmp"
+    tag = uuid.uuid4().hex[:8]  # a run presumed dead may still be finishing too
+    tmp = root / f".{MANIFEST}.{tag}.tmp"
     pq.write_table(table, tmp)
     os.replace(tmp, manifest)
     sheet = root / CONTACT_SHEET
-    tmp = root / f".{CONTACT_SHEET}.tmp"
+    tmp = root / f".{CONTACT_SHEET}.{tag}.tmp"
     contact_sheet(root, table.select(["user_id", "image_path"]).to_pydict(), campaign,
                   sample_users, scale).save(tmp, format="PNG")
     os.replace(tmp, sheet)
@@ -92,8 +94,8 @@ def contact_sheet(root: Path, rows: dict[str, list[str]], campaign: CampaignInfo
 def clear_leftovers(root: Path) -> None:
     """Remove temporary files a killed run left in the output and parts folders.
 
-    (A killed shard's temporary images, beside its users' images, are overwritten
-    and renamed away when the shard is redone.)
+    (A killed shard's temporary images, beside its users' images, are removed
+    when the shard is redone.)
     """
     for folder in (root, root / PARTS_DIR):
         if folder.is_dir():

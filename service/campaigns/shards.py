@@ -4,9 +4,10 @@ The same function serves the local backend and every Ray actor, so both make
 the same bytes. Everything a shard produces is a pure function of the campaign
 definition, the pinned models, the shard's users and their ratings up to the
 campaign's ``ratings_until``: redoing a shard (after a crash) rewrites identical
-files. Every file is written under a temporary name beside its final one and
-renamed into place, so a reader — or the next run — never sees half an image or
-half a manifest part.
+files at the same paths, so a shard made twice still leaves one file per image.
+Every file is written under a temporary name beside its final one (unique to
+the writer, so a runner presumed dead cannot interleave with its successor) and
+renamed into place: a reader never sees half an image or half a manifest part.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import scipy.sparse as sp
 from sqlalchemy import Engine, select
 
 from pigen.data.schema import Interaction, Item
-from pigen.service.campaigns import store
+from pigen.service.campaigns import leases, store
 from pigen.service.campaigns.store import CampaignInfo, ShardInfo
 
 if TYPE_CHECKING:
@@ -72,7 +74,8 @@ class ShardContext:
     """
 
     def __init__(self, engine: Engine, campaign: CampaignInfo, device: str = "cpu",
-                 encode_threads: int = 0) -> None:
+                 encode_threads: int = 0, owner: str | None = None,
+                 lease_seconds: float = leases.DEFAULT_LEASE_SECONDS) -> None:
         from pigen.data.items import read_items_frame
         from pigen.generator.checkpoint import load_generator
         from pigen.recsys.als import ALSRecommender
@@ -81,6 +84,10 @@ class ShardContext:
 
         self.engine = engine
         self.campaign = campaign
+        # Who holds this context's shard leases (a Ray actor: a name of its own).
+        self.owner = owner or leases.new_owner()
+        self.lease_seconds = lease_seconds
+        self._tmp_tag = uuid.uuid4().hex[:8]  # this writer's temporary file names
         self.generator: LoadedGenerator = load_generator(campaign.generator.path, device=device)
         self.als: ALSRecommender = ALSRecommender.load(campaign.recsys.path)
         # Conditions are built in the generator's own layout; catalog categories
@@ -184,6 +191,11 @@ class ShardContext:
         if len(users) != shard.size:
             raise RuntimeError(f"campaign {campaign.id} shard {shard.shard}: expected "
                                f"{shard.size} users, found {len(users)}")
+        if shard.attempt > 1:  # a run died in this shard: drop its temporary files
+            for _, external in users:
+                folder = campaign.output_dir / IMAGES_DIR / user_folder(external)
+                for leftover in folder.glob(".*.tmp"):
+                    leftover.unlink(missing_ok=True)
         profiles, sources = self.profiles(users)
         records: list[dict[str, object]] = []
         for (_, external), profile, source in zip(users, profiles, sources, strict=True):
@@ -228,9 +240,9 @@ class ShardContext:
     def write_images(self, prepared: PreparedShard, images: np.ndarray) -> list[Future[None]]:
         """Step 3: encode and write the PNGs, one task per user on the pool (or inline).
 
-        Each file is written as ``.NN.png.tmp`` next to its final name and renamed:
-        a reader never sees half an image, and since the temporary name is fixed,
-        redoing a killed shard overwrites and renames away what the kill left.
+        Each file is written as ``.NN.png.<tag>.tmp`` next to its final name and
+        renamed: a reader never sees half an image. What a killed run left is
+        removed when its shard is redone (:meth:`prepare`).
         """
         per_user = self.campaign.images_per_user
         root = self.campaign.output_dir
@@ -239,10 +251,10 @@ class ShardContext:
         started = time.perf_counter()
         if self._pool is None:
             for folder, user_images in jobs:
-                _write_user_images(folder, user_images)
+                _write_user_images(folder, user_images, self._tmp_tag)
             prepared.seconds["write"] = time.perf_counter() - started
             return []
-        return [self._pool.submit(_write_user_images, folder, user_images)
+        return [self._pool.submit(_write_user_images, folder, user_images, self._tmp_tag)
                 for folder, user_images in jobs]
 
     def wait_written(self, prepared: PreparedShard, futures: list[Future[None]]) -> None:
@@ -254,7 +266,7 @@ class ShardContext:
             future.result()
         target = part_path(self.campaign.output_dir, prepared.shard.shard)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
+        tmp = target.with_name(f".{target.name}.{self._tmp_tag}.tmp")
         pq.write_table(manifest_table(prepared.records, self.campaign), tmp)
         os.replace(tmp, target)
         prepared.seconds["write"] = (prepared.seconds.get("write", 0.0)
@@ -274,7 +286,7 @@ class PreparedShard:
         return ShardResult(self.shard.shard, len(self.records), dict(self.seconds))
 
 
-def _write_user_images(folder: Path, images: np.ndarray) -> None:
+def _write_user_images(folder: Path, images: np.ndarray, tag: str) -> None:
     """Write one user's images as ``00.png``, ``01.png``, ... in ``folder`` (atomically each)."""
     from pigen.generator.encode import png_bytes
 
@@ -288,7 +300,7 @@ def _write_user_images(folder: Path, images: np.ndarray) -> None:
     folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for k, image in enumerate(images):
-            tmp, final = f".{k:02d}.png.tmp", f"{k:02d}.png"
+            tmp, final = f".{k:02d}.png.{tag}.tmp", f"{k:02d}.png"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=folder_fd)
             try:
                 os.write(fd, png_bytes(image))
@@ -330,8 +342,16 @@ def manifest_table(records: list[dict[str, object]], campaign: CampaignInfo) -> 
 
 
 def run_shard(context: ShardContext, shard: ShardInfo) -> ShardResult:
-    """Claim, make and record one shard: what both backends call for every shard."""
-    store.claim_shard(context.engine, shard)
-    result = context.make_shard(shard)
-    store.complete_shard(context.engine, shard, result.images)
+    """Lease, make and record one shard (what each Ray actor runs for its shards).
+
+    Raises ``RuntimeError`` when another runner holds the shard's lease.
+    """
+    claimed = leases.claim_shard(context.engine, shard, context.owner, context.lease_seconds)
+    if claimed is None:
+        raise RuntimeError(f"campaign {shard.campaign_id} shard {shard.shard} is leased by "
+                           "another run")
+    result = context.make_shard(claimed)
+    if not leases.complete_shard(context.engine, claimed, context.owner, result.images):
+        raise RuntimeError(f"campaign {shard.campaign_id} shard {shard.shard}: the lease "
+                           "was taken over before the shard was recorded")
     return result

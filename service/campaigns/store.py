@@ -1,8 +1,8 @@
-"""The one module that writes campaigns to the database: create, claim, complete, report.
+"""Campaigns in the database: create, read, report (runs and shards are claimed in ``leases``).
 
 A campaign row holds the definition and the pinned model versions;
 ``campaign_users`` the segment as resolved at creation; ``campaign_shards`` one
-row per slice of users with its status. A shard is ``done`` only after all its
+row per slice of users with its status and lease. A shard is ``done`` only after all its
 files are on disk, so a run killed at any moment leaves each shard either done
 (files complete) or not done (redone from scratch by the next run).
 """
@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select
 
 from pigen.data.database import session_scope
 from pigen.data.history import latest_interaction_time
 from pigen.data.model_registry import ModelVersionInfo, active_model_version
-from pigen.data.schema import Campaign, CampaignShard, CampaignUser, ModelVersion, User, utcnow
+from pigen.data.schema import Campaign, CampaignShard, CampaignUser, ModelVersion, User
 from pigen.service.campaigns.definition import CampaignSpec, Segment, describe_segment
 from pigen.service.campaigns.segments import select_users
 
@@ -315,44 +315,13 @@ def shard_users(engine: Engine, shard: ShardInfo) -> list[tuple[int, str]]:
 
 
 # -- running ----------------------------------------------------------------------------
+# Claims, leases and the run's end states live in pigen.service.campaigns.leases.
 
 
-def start_run(engine: Engine, campaign_id: int) -> CampaignInfo:
-    """Check the output folder again and mark the campaign running."""
+def prepare_run(engine: Engine, campaign_id: int) -> CampaignInfo:
+    """The campaign, after checking its output folder again (and writing its marker back)."""
     campaign = load_campaign(engine, campaign_id)
     check_output_dir(campaign.output_dir, campaign_id=campaign.id)
     if not (campaign.output_dir / MARKER).exists():
         _write_marker(campaign)
-    with session_scope(engine) as session:
-        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
-            status="running", error=None, completed_at=None,
-            started_at=func.coalesce(Campaign.started_at, utcnow())))
-    return load_campaign(engine, campaign_id)
-
-
-def claim_shard(engine: Engine, shard: ShardInfo) -> None:
-    """Mark a shard as being made (one more attempt)."""
-    with session_scope(engine) as session:
-        session.execute(update(CampaignShard).where(
-            CampaignShard.campaign_id == shard.campaign_id, CampaignShard.shard == shard.shard
-        ).values(status="running", attempt=CampaignShard.attempt + 1, claimed_at=utcnow()))
-
-
-def complete_shard(engine: Engine, shard: ShardInfo, images: int) -> None:
-    """Record that every file of the shard is on disk."""
-    with session_scope(engine) as session:
-        session.execute(update(CampaignShard).where(
-            CampaignShard.campaign_id == shard.campaign_id, CampaignShard.shard == shard.shard
-        ).values(status="done", images=images, completed_at=utcnow()))
-
-
-def finish_run(engine: Engine, campaign_id: int) -> None:
-    with session_scope(engine) as session:
-        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
-            status="completed", completed_at=utcnow(), error=None))
-
-
-def fail_run(engine: Engine, campaign_id: int, error: str) -> None:
-    with session_scope(engine) as session:
-        session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
-            status="failed", error=error[:2000]))
+    return campaign

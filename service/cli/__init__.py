@@ -22,6 +22,7 @@ from pigen.service.cli.models import models_app  # noqa: E402
 from pigen.service.cli.recsys import recsys_app  # noqa: E402
 from pigen.service.cli.serve import register_serve_commands  # noqa: E402
 from pigen.service.cli.store import db_app, ingest_app, register_store_commands  # noqa: E402
+from pigen.service.cli.worker import register_worker_command  # noqa: E402
 
 app = typer.Typer(help="pigen: personalised product images from shoppers' ratings.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -32,6 +33,7 @@ register_serve_commands(app)  # serve, demo, apikey
 app.add_typer(generator_app, name="generator")
 app.add_typer(models_app, name="models")
 app.add_typer(campaign_app, name="campaign")
+register_worker_command(app)  # worker: runs queued campaigns
 app.add_typer(experiment_app, name="experiment")
 register_store_commands(app)  # demo-data
 

@@ -24,7 +24,8 @@ class CampaignCreate(Strict):
     output: str | None = Field(
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Folder name under the server's campaigns folder (default: made up).")
-    start: bool = Field(default=True, description="Start generating now, on the server.")
+    start: bool = Field(default=True, description="Queue it now for a `pigen worker` "
+                                                  "(false: only define it).")
 
 
 class ProgressPublic(BaseModel):
@@ -39,7 +40,7 @@ class ProgressPublic(BaseModel):
 class CampaignPublic(BaseModel):
     id: int
     name: str
-    status: Literal["created", "running", "completed", "failed"]
+    status: Literal["created", "queued", "running", "completed", "failed"]
     segment: dict[str, object]
     segment_description: str
     images_per_user: int

@@ -1,8 +1,7 @@
-"""``POST /v1/campaigns`` and ``GET /v1/campaigns/{id}`` over the tribes store."""
+"""``POST /v1/campaigns`` queues, a worker runs, ``GET /v1/campaigns/{id}`` reports."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,40 +9,44 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from pigen.service.campaigns.worker import CampaignWorker, WorkerOptions
 from tests.service.api.conftest import api_settings
 
 KEY = {"X-API-Key": "campaign-secret"}
 
 
 @pytest.fixture
-def client(sqlite_store: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     from pigen.service.app import create_app
 
-    settings = api_settings(tmp_path, str(sqlite_store.url), api_keys=["campaign-secret"])
-    with TestClient(create_app(settings, engine=sqlite_store)) as client:
+    settings = api_settings(tmp_path, str(store_engine.url), api_keys=["campaign-secret"])
+    with TestClient(create_app(settings, engine=store_engine)) as client:
         yield client
 
 
-def wait_until_done(client: TestClient, campaign_id: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/v1/campaigns/{campaign_id}").json()
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
+def work_off_the_queue(engine: Engine) -> CampaignWorker:
+    """A worker, as `pigen worker --drain` runs it, in this process."""
+    worker = CampaignWorker(engine, WorkerOptions(poll_seconds=0.05, device="cpu"))
+    worker.run(drain=True)
+    return worker
 
 
-def test_create_runs_and_reports_progress(client: TestClient, tmp_path: Path) -> None:
+def test_create_queues_a_worker_runs_it(client: TestClient, store_engine: Engine,
+                                        tmp_path: Path) -> None:
     created = client.post("/v1/campaigns", headers=KEY, json={
         "name": "bags", "segment": {"kind": "rated_category", "category": "Bag"},
         "images_per_user": 2, "shard_size": 4, "output": "bags-spring"})
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     body = created.json()
+    assert body["status"] == "queued" and body["progress"]["images_done"] == 0
     assert body["users"] == 11 and body["images"] == 22
     assert body["progress"]["shards_total"] == 3
     # A logical folder under the storage folder: no absolute server path leaks.
     assert body["output_dir"] == "campaigns/bags-spring"
-    done = wait_until_done(client, body["id"])
+    # The server generates nothing itself: the campaign waits for a worker.
+    assert client.get(f"/v1/campaigns/{body['id']}").json()["status"] == "queued"
+    assert work_off_the_queue(store_engine).runs_started == 1
+    done = client.get(f"/v1/campaigns/{body['id']}").json()
     assert done["status"] == "completed", done
     assert done["progress"]["images_done"] == 22 and done["progress"]["fraction"] == 1.0
     assert done["manifest"] == "campaigns/bags-spring/manifest.parquet"
@@ -51,13 +54,26 @@ def test_create_runs_and_reports_progress(client: TestClient, tmp_path: Path) ->
     assert (storage / done["manifest"]).is_file() and (storage / done["contact_sheet"]).is_file()
 
 
-def test_create_without_start_waits(client: TestClient) -> None:
-    body = client.post("/v1/campaigns", headers=KEY, json={
+def test_create_without_start_waits_for_start(client: TestClient,
+                                              store_engine: Engine) -> None:
+    created = client.post("/v1/campaigns", headers=KEY, json={
         "name": "later", "segment": {"kind": "ids", "user_ids": ["a1", "b2"]},
-        "start": False}).json()
-    time.sleep(0.2)
-    again = client.get(f"/v1/campaigns/{body['id']}").json()
+        "start": False})
+    assert created.status_code == 201
+    campaign_id = created.json()["id"]
+    assert work_off_the_queue(store_engine).runs_started == 0  # not queued: not run
+    again = client.get(f"/v1/campaigns/{campaign_id}").json()
     assert again["status"] == "created" and again["progress"]["images_done"] == 0
+
+    assert client.post(f"/v1/campaigns/{campaign_id}/start").status_code == 401
+    started = client.post(f"/v1/campaigns/{campaign_id}/start", headers=KEY)
+    assert started.status_code == 202 and started.json()["status"] == "queued"
+    assert work_off_the_queue(store_engine).runs_started == 1
+    done = client.get(f"/v1/campaigns/{campaign_id}").json()
+    assert done["status"] == "completed" and done["progress"]["images_done"] == 8
+    again = client.post(f"/v1/campaigns/{campaign_id}/start", headers=KEY)
+    assert again.status_code == 409 and "is completed" in again.json()["detail"]
+    assert client.post("/v1/campaigns/99/start", headers=KEY).status_code == 404
 
 
 def test_errors(client: TestClient) -> None:
