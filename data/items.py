@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from pigen.data.conditions import ConditionLayout
 from pigen.data.schema import Item
@@ -18,6 +18,16 @@ def read_items_frame(engine: Engine) -> pd.DataFrame:
             Item.external_id, Item.category, Item.colour, Item.colour_name, Item.pattern,
             Item.image_path).order_by(Item.id)).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=list(ITEM_COLUMNS))
+
+
+def catalog_stamp(engine: Engine) -> tuple[int, int | None]:
+    """(item count, highest row id): one index-only query that changes when items are
+    added or removed, so a server can tell its catalog copy is stale without reading it.
+    Changed fields of stored items (``--on-conflict update``) do not change it.
+    """
+    with engine.connect() as connection:
+        count, highest = connection.execute(select(func.count(), func.max(Item.id))).one()
+    return int(count), None if highest is None else int(highest)
 
 
 def catalog_layout(items: pd.DataFrame) -> ConditionLayout:

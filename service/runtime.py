@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from pigen.data.items import catalog_layout, read_items_frame
+from pigen.data.items import catalog_layout, catalog_stamp, read_items_frame
 from pigen.data.model_registry import (
     ModelVersionInfo,
     activate_model_version,
@@ -99,6 +99,7 @@ class Runtime:
         self._error: str | None = "models not loaded yet"
         self.catalog: dict[str, CatalogItem] = {}
         self.image_paths: dict[str, str] = {}  # item id -> catalog image file
+        self._catalog_stamp: tuple[int, int | None] | None = None  # of the copy held
         self._old_generators: OrderedDict[int, LoadedGenerator] = OrderedDict()
         self._generator_lock = threading.Lock()
         self._swap_lock = asyncio.Lock()
@@ -178,12 +179,16 @@ class Runtime:
             return await asyncio.to_thread(self._activate, version_id)
 
     async def refresh(self) -> bool:
-        """Follow the registry if another process activated a version; True if swapped."""
+        """Follow the catalog, and the registry if another process activated a version.
+
+        True if anything changed (items added or removed, a model swapped).
+        """
         async with self._swap_lock:
             if self._current is None:
                 await asyncio.to_thread(self.load)
                 return self._current is not None
-            swapped = False
+            # Items ingested since start-up: seen first, so a new ALS sees them too.
+            swapped = await asyncio.to_thread(self._follow_catalog)
             for kind in KINDS:
                 active = await asyncio.to_thread(active_model_version, self.engine, kind)
                 if active is None or active.id == self._current.versions[kind]:
@@ -208,6 +213,8 @@ class Runtime:
                                          check=lambda v: loaded.append(self._load(v)))
         self._failed.pop(version.id, None)
         self.fallbacks.pop(version.kind, None)
+        if version.kind == recsys_serving.MODEL_KIND and self._current is not None:
+            self._follow_catalog()  # the new model may know items ingested since start-up
         if self._current is None:
             self.load()  # e.g. a rollback after a start with nothing servable
         else:
@@ -275,7 +282,23 @@ class Runtime:
         self._current = new  # one reference assignment: the swap
         log.info("now serving %s version %d", version.kind, version.id)
 
+    def _follow_catalog(self) -> bool:
+        """Reload the catalog if items were added or removed since it was read; True if so.
+
+        The served set's attributes are rebuilt from it, as a restart would.
+        """
+        if catalog_stamp(self.engine) == self._catalog_stamp:
+            return False
+        self._load_catalog()
+        current = self.current
+        self._current = replace(current, attributes=self._attributes(current.als))
+        log.info("catalog reloaded: %d items", len(self.catalog))
+        return True
+
     def _load_catalog(self) -> None:
+        # The stamp is read first: items ingested while the frame is read make the
+        # next check reload again rather than be missed.
+        self._catalog_stamp = catalog_stamp(self.engine)
         items = read_items_frame(self.engine)
         self._items_frame = items
         catalog: dict[str, CatalogItem] = {}
