@@ -81,14 +81,31 @@ def demo(
         raise typer.Exit(_check(app, host, first_user))
     import uvicorn
 
-    from pigen.service.auth import create_api_key
-
     # The page rates items through the API like any client: give it a write key, in
     # the URL's fragment (browsers never send fragments to servers or their logs).
-    key, _ = create_api_key(engine, "write", name="demo page")
+    key = demo_page_key(engine)
     typer.echo(f"\npigen demo storefront: http://{host}:{port}/demo/?user={first_user}"
                f"#key={key}\nAPI docs: http://{host}:{port}/docs   (Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+#: The name of the one write key ``pigen demo`` keeps for its page.
+DEMO_KEY_NAME = "demo page"
+
+
+def demo_page_key(engine: Engine) -> str:
+    """The demo page's write key, re-keyed at every start: one key, whatever the starts.
+
+    The secret is stored hashed, so it cannot be shown again; instead the one key
+    named ``demo page`` gets a new secret (the previous run's URL stops writing)
+    and any other active ``demo page`` keys, from earlier versions, are revoked.
+    """
+    from pigen.service.auth import rotate_api_key
+
+    key, info = rotate_api_key(engine, "write", DEMO_KEY_NAME)
+    typer.echo(f"demo page key: id {info.id} ({info.prefix}), new secret for this run; "
+               f"`pigen apikey revoke {info.id}` ends it")
+    return key
 
 
 def _ensure_demo_store(engine: Engine, storage_dir: Path, fashion_mnist_dir: Path | None,
@@ -227,21 +244,27 @@ def apikey_create(
 
 @apikey_app.command("list")
 def apikey_list() -> None:
-    """Keys by prefix, scope, name and state (never the secret)."""
+    """Keys by id, prefix, scope, state, creation date and name (never the secret)."""
     from pigen.service.auth import list_api_keys
 
+    typer.echo(f"{'ID':>4}  {'PREFIX':<8}  SCOPE  {'STATE':<7}  {'CREATED':<10}  NAME")
     for key in list_api_keys(open_database()):
         state = "revoked" if key.revoked else "active"
-        typer.echo(f"{key.prefix}  {key.scope:<5}  {state:<7}  {key.created_at:%Y-%m-%d}  "
-                   f"{key.name}")
+        typer.echo(f"{key.id:>4}  {key.prefix:<8}  {key.scope:<5}  {state:<7}  "
+                   f"{key.created_at:%Y-%m-%d}  {key.name}")
 
 
 @apikey_app.command("revoke")
-def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (8 hex).")]
-                  ) -> None:
+def apikey_revoke(key: Annotated[str, typer.Argument(
+        metavar="ID", help="The key's id as `pigen apikey list` shows it, or its prefix "
+                           "(8 hex, also as pgk_<prefix>...).")]) -> None:
     """Revoke a key at once."""
     from pigen.service.auth import revoke_api_key
 
-    if not revoke_api_key(open_database(), prefix):
-        raise fail(f"no active key with prefix {prefix!r}")
-    typer.echo(f"revoked {prefix}")
+    try:
+        revoked = revoke_api_key(open_database(), key)
+    except ValueError as error:
+        raise fail(str(error), 2) from None
+    if not revoked:
+        raise fail(f"no active key {key!r} (see `pigen apikey list`)")
+    typer.echo(f"revoked {key}")

@@ -11,6 +11,7 @@ from pigen.service.auth import (
     create_api_key,
     list_api_keys,
     revoke_api_key,
+    rotate_api_key,
     scope_allows,
     verify_api_key,
 )
@@ -36,6 +37,53 @@ def test_keys_are_stored_hashed_and_verified(engine: Engine) -> None:
     assert list_api_keys(engine)[0].revoked
     with pytest.raises(ValueError, match="scope"):
         create_api_key(engine, "superuser")
+
+
+def test_revoke_takes_the_listed_id_or_the_prefix(engine: Engine) -> None:
+    first, first_info = create_api_key(engine, "read", name="a")
+    second, second_info = create_api_key(engine, "write", name="b")
+    third, third_info = create_api_key(engine, "write", name="c")
+    assert revoke_api_key(engine, str(first_info.id))  # the id, as `pigen apikey list` shows
+    assert verify_api_key(engine, first) is None and verify_api_key(engine, second) is not None
+    assert revoke_api_key(engine, second_info.prefix)  # the prefix form still works
+    assert revoke_api_key(engine, f"pgk_{third_info.prefix}")
+    assert verify_api_key(engine, second) is None and verify_api_key(engine, third) is None
+    assert not revoke_api_key(engine, str(first_info.id))  # already revoked
+    assert not revoke_api_key(engine, "999999")  # no such key
+    for bad in ("", "abc", "-1", "pgk_zzzzzzzz", "1 OR 1=1"):
+        with pytest.raises(ValueError, match="not a key id"):
+            revoke_api_key(engine, bad)
+
+
+def test_an_eight_digit_reference_matching_two_keys_is_refused(engine: Engine) -> None:
+    _, digits_info = create_api_key(engine, "write", name="digits")
+    other, other_info = create_api_key(engine, "read", name="other")
+    both = f"{other_info.id:08d}"  # the other key's id, and (below) the first key's prefix
+    with engine.begin() as connection:
+        connection.execute(ApiKey.__table__.update().where(ApiKey.id == digits_info.id)
+                           .values(prefix=both))
+    with pytest.raises(ValueError, match="one key's id and another key's prefix"):
+        revoke_api_key(engine, both)
+    assert not any(k.revoked for k in list_api_keys(engine))  # refused: nothing changed
+    assert revoke_api_key(engine, f"0{both}")  # the id, written longer
+    assert verify_api_key(engine, other) is None
+    assert [k.name for k in list_api_keys(engine) if not k.revoked] == ["digits"]
+    assert revoke_api_key(engine, f"pgk_{both}")  # the prefix, named as such
+
+
+def test_rotating_a_named_key_keeps_one_active_key(engine: Engine) -> None:
+    piled = [create_api_key(engine, "write", name="demo page")[0] for _ in range(3)]
+    unrelated, _ = create_api_key(engine, "write", name="shop")
+    first, first_info = rotate_api_key(engine, "write", "demo page")
+    second, second_info = rotate_api_key(engine, "write", "demo page")
+    active = [k for k in list_api_keys(engine) if k.name == "demo page" and not k.revoked]
+    assert [k.id for k in active] == [first_info.id] == [second_info.id]
+    assert first_info.prefix != second_info.prefix
+    assert all(verify_api_key(engine, k) is None for k in (*piled, first))
+    principal = verify_api_key(engine, second)
+    assert principal is not None and principal.scope == "write"
+    assert verify_api_key(engine, unrelated) is not None  # other names are left alone
+    assert len(list_api_keys(engine)) == 4  # rotation adds no rows
 
 
 def test_scopes_are_ordered() -> None:

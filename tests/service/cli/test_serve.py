@@ -34,6 +34,37 @@ def test_apikey_create_list_revoke() -> None:
     assert verify_api_key(open_database(), key) is None
 
 
+def test_apikey_revoke_takes_the_id_that_list_shows() -> None:
+    from pigen.service.auth import verify_api_key
+    from pigen.service.cli.common import open_database
+
+    key = runner.invoke(app, ["apikey", "create", "--scope", "write"]).stdout.splitlines()[0]
+    listed = runner.invoke(app, ["apikey", "list"]).output.splitlines()
+    assert listed[0].split()[:2] == ["ID", "PREFIX"]
+    key_id, prefix = listed[1].split()[:2]
+    assert prefix == key.split("_")[1]
+    revoked = runner.invoke(app, ["apikey", "revoke", key_id])
+    assert revoked.exit_code == 0, revoked.output
+    assert verify_api_key(open_database(), key) is None
+    assert "revoked" in runner.invoke(app, ["apikey", "list"]).output.splitlines()[1]
+    unknown = runner.invoke(app, ["apikey", "revoke", "4242"])
+    assert unknown.exit_code == 1 and "no active key" in unknown.output
+    malformed = runner.invoke(app, ["apikey", "revoke", "my-key"])
+    assert malformed.exit_code == 2 and "not a key id" in malformed.output
+
+
+def test_demo_starts_reuse_one_page_key() -> None:
+    from pigen.service.auth import list_api_keys, verify_api_key
+    from pigen.service.cli.common import open_database
+    from pigen.service.cli.serve import DEMO_KEY_NAME, demo_page_key
+
+    engine = open_database()
+    keys = [demo_page_key(engine) for _ in range(3)]  # three starts
+    demo = [k for k in list_api_keys(engine) if k.name == DEMO_KEY_NAME]
+    assert len(demo) == 1 and not demo[0].revoked
+    assert [verify_api_key(engine, k) is not None for k in keys] == [False, False, True]
+
+
 def test_help_lists_the_service_commands() -> None:
     output = runner.invoke(app, ["--help"]).output
     assert "serve" in output and "demo" in output and "apikey" in output
