@@ -36,6 +36,7 @@ from pigen.service.api import (
     models,
     users,
 )
+from pigen.service.docs_pages import add_docs_pages
 from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
@@ -94,7 +95,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             await image_service.batcher.stop()
 
     app = FastAPI(title="pigen", version="1", lifespan=lifespan,
-                  summary="Personalised product images from shoppers' ratings.")
+                  summary="Personalised product images from shoppers' ratings.",
+                  docs_url=None, redoc_url=None)  # served by add_docs_pages, offline
     app.state.settings = settings
     app.state.engine = engine
     app.state.runtime = runtime
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)
     _add_handlers(app)
+    add_docs_pages(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
