@@ -5,22 +5,29 @@ has GPUs, CPU actors otherwise) and runs the very function the local backend
 runs, :func:`pigen.service.campaigns.shards.run_shard`, so both backends write
 the same bytes. Actors reach the database through its URL (a SQLite file works
 for a single machine; use PostgreSQL for a real cluster) and write to the
-campaign's output folder, which must be shared storage on a cluster.
+campaign's output folder, which must be shared storage on a cluster. The
+database password never travels in task arguments or log lines: actors get the
+URL with the password masked, and the password through Ray's object store
+(:class:`DatabaseAddress`).
 
 Ray is optional (``pip install 'pigen[ray]'``) and imported only here, lazily.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from pigen.service.campaigns.shards import ShardResult
 from pigen.service.campaigns.store import CampaignError, CampaignInfo, ShardInfo
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "the Ray backend needs Ray: pip install 'pigen[ray]' (or use --backend local)"
 
@@ -35,24 +42,52 @@ def require_ray() -> Any:
     return ray
 
 
-def database_url(engine: Engine) -> str:
-    """The engine's URL as workers elsewhere can use it (password kept, SQLite path absolute)."""
+@dataclass(frozen=True)
+class DatabaseAddress:
+    """How an actor reaches the database, safe to pass as a task argument and to log.
+
+    Task arguments show up in Ray's dashboard, state API and error reports, so
+    ``url`` has its password masked (``***``); the password itself sits in Ray's
+    object store, behind a reference the actor resolves with ``ray.get``.
+    """
+
+    url: str  # password masked
+    # [ObjectRef of the password], or [] without one. Nested in a list, so Ray
+    # passes the reference, never inlines the value into the task.
+    password: tuple[Any, ...] = ()
+
+    def resolve(self) -> str:
+        """The full URL, password included (call it in the actor, never log it)."""
+        if not self.password:
+            return self.url
+        import ray
+
+        password = ray.get(self.password[0])
+        return make_url(self.url).set(password=password).render_as_string(hide_password=False)
+
+
+def database_address(engine: Engine) -> DatabaseAddress:
+    """``engine``'s database as actors elsewhere reach it (SQLite path made absolute)."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         url = url.set(database=os.path.abspath(url.database))
-    return url.render_as_string(hide_password=False)
+    masked = url.render_as_string(hide_password=True)
+    if url.password is None:
+        return DatabaseAddress(masked)
+    return DatabaseAddress(masked, (require_ray().put(str(url.password)),))
 
 
 class ShardActor:
     """A Ray Data callable class: one :class:`ShardContext` (generator loaded) per actor."""
 
-    def __init__(self, url: str, campaign_id: int, device: str, encode_threads: int) -> None:
+    def __init__(self, database: DatabaseAddress, campaign_id: int, device: str,
+                 encode_threads: int) -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from pigen.data.database import make_engine
         from pigen.service.campaigns.shards import ShardContext
         from pigen.service.campaigns.store import load_campaign
 
-        engine = make_engine(url)
+        engine = make_engine(database.resolve())
         self.context = ShardContext(engine, load_campaign(engine, campaign_id), device=device,
                                     encode_threads=encode_threads)
 
@@ -94,6 +129,9 @@ def run_ray(engine: Engine, campaign: CampaignInfo, shards: Sequence[ShardInfo],
     device = "cuda" if gpus else "cpu"
     # One actor per GPU, else one per CPU, unless told how many.
     workers = workers or gpus or max(1, int(resources.get("CPU", 1)))
+    database = database_address(engine)  # after ray.init: the password goes to its store
+    log.info("campaign %d: %d shards on %d Ray actors (%s), database %s", campaign.id,
+             len(shards), min(workers, len(shards)), device, database.url)
     dataset = ray.data.from_items(
         [{"shard": s.shard, "start": s.start, "size": s.size} for s in shards],
         override_num_blocks=len(shards))
@@ -101,8 +139,14 @@ def run_ray(engine: Engine, campaign: CampaignInfo, shards: Sequence[ShardInfo],
         ShardActor, batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=min(workers, len(shards))),
         num_gpus=1 if gpus else 0, num_cpus=1,
-        fn_constructor_kwargs={"url": database_url(engine), "campaign_id": campaign.id,
-                               "device": device, "encode_threads": encode_threads})
+        fn_constructor_kwargs=actor_arguments(database, campaign.id, device, encode_threads))
     for row in results.iter_rows():
         on_shard(ShardResult(int(row["shard"]), int(row["images"]), {
             stage: float(row[f"{stage}_s"]) for stage in ("conditions", "generate", "write")}))
+
+
+def actor_arguments(database: DatabaseAddress, campaign_id: int, device: str,
+                    encode_threads: int) -> dict[str, Any]:
+    """:class:`ShardActor`'s constructor arguments: what Ray records for each actor."""
+    return {"database": database, "campaign_id": campaign_id, "device": device,
+            "encode_threads": encode_threads}
