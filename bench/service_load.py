@@ -6,14 +6,27 @@ drives it over loopback with 1, 8 and 32 concurrent clients, each fetching
 *fresh* images (ids listed beforehand, never fetched before, so every request
 runs the generator). Same run, same store, same generator for both modes:
 
-* batched: ``PIGEN_BATCH_MAX_SIZE=32``, ``PIGEN_BATCH_MAX_WAIT_MS=5``;
+* batched: ``PIGEN_BATCH_MAX_SIZE=64``, no gathering window (an idle generator
+  runs a lone request at once; batches form from what waits meanwhile);
 * per request: ``PIGEN_BATCH_MAX_SIZE=1`` (one generator forward per request).
 
+Also in the same run:
+
+* the bare ceiling: the same generator's batch-64 forward plus PNG encoding,
+  in this process, no HTTP, no database;
+* the HTTP ceiling: the same fetches again, from the cache;
+* the HTTP stack: uvicorn on asyncio + h11 (the stack before uvicorn[standard])
+  against uvloop + httptools (what ``pigen serve`` picks now), on cached images
+  and a JSON endpoint; and FastAPI's default JSON rendering (pydantic straight to
+  bytes) against orjson (``ORJSONResponse``) on a real listing body;
+* overload (``--overload-seconds``): open-loop arrivals at 4x the batched
+  images/s measured at 32 clients, then at half of it: shows shedding (503 +
+  Retry-After), the latency of the requests accepted, and recovery.
+
 The generator is the shipped one when present, else a random generator of the
-default architecture (same size, so the same speed). Prints images/s and p50/p99
-latency of the image fetches (and, as the ceiling the HTTP layer sets, the same
-fetches again from the cache). Target: at 32 clients, batched >= 3x the images/s
-of per-request forwards, p99 < 250 ms.
+default architecture (same size, so the same speed). Targets, at 32 clients:
+batched >= 3x per request, p99 < 150 ms, >= 0.7x the bare ceiling; at 1
+client, batched p50 within 1 ms of per request.
 
     python bench/service_load.py [--images 256] [--quick]
 """
@@ -35,8 +48,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-MODES = {"batched": {"PIGEN_BATCH_MAX_SIZE": "32", "PIGEN_BATCH_MAX_WAIT_MS": "5"},
+MODES = {"batched": {"PIGEN_BATCH_MAX_SIZE": "64", "PIGEN_BATCH_MAX_WAIT_MS": "0",
+                     "PIGEN_BATCH_MAX_QUEUE": "128"},
          "per request": {"PIGEN_BATCH_MAX_SIZE": "1", "PIGEN_BATCH_MAX_WAIT_MS": "0"}}
+GENERATOR_THREADS = 2
+CEILING_BATCH = 64
 
 
 def build_store(root: Path, quick: bool) -> tuple[str, Path, str]:
@@ -79,20 +95,57 @@ def build_store(root: Path, quick: bool) -> tuple[str, Path, str]:
     return url, weights, which
 
 
+def bare_ceiling(weights: Path, seconds: float) -> float:
+    """Images/s of the generator's batch-64 forward plus PNG encoding: no HTTP, no database."""
+    import torch
+
+    from pigen.data.conditions import one_hot_batch
+    from pigen.generator.checkpoint import load_generator
+    from pigen.generator.encode import png_bytes
+    from pigen.generator.sampling import sample, to_uint8
+
+    torch.set_num_threads(GENERATOR_THREADS)
+    loaded = load_generator(weights)
+    model, layout = loaded.model, loaded.layout
+    rng = np.random.default_rng(0)
+    conditions = one_hot_batch(layout, rng.integers(0, layout.n_categories, CEILING_BATCH),
+                               rng.random((CEILING_BATCH, 3)),
+                               rng.integers(0, len(layout.patterns), CEILING_BATCH))
+    made, seed, started = 0, 0, 0.0
+    for round_ in range(10_000):
+        if round_ == 2:  # the first forwards warm up: not timed
+            made, started = 0, time.perf_counter()
+        seeds = list(range(seed, seed + CEILING_BATCH))
+        seed += CEILING_BATCH
+        pngs = [png_bytes(image) for image in to_uint8(sample(model, conditions, seeds))]
+        made += len(pngs)
+        if round_ >= 2 and time.perf_counter() - started > seconds:
+            break
+    return made / (time.perf_counter() - started)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def start_server(root: Path, url: str, mode: str) -> tuple[subprocess.Popen[bytes], str]:
+#: uvicorn's options for each HTTP stack measured (``pigen serve --loop --http``).
+STACKS = {"uvloop+httptools": ["--loop", "uvloop", "--http", "httptools"],
+          "asyncio+h11": ["--loop", "asyncio", "--http", "h11"]}
+
+
+def start_server(root: Path, url: str, mode: str, stack: str = "uvloop+httptools"
+                 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "PIGEN_STORAGE_DIR": str(root), "PIGEN_DATABASE_URL": url,
            "PIGEN_IMAGE_CACHE_DIR": str(root / f"images-{mode.replace(' ', '-')}"),
-           "PIGEN_MODEL_REFRESH_SECONDS": "0", "PIGEN_GENERATOR_THREADS": "2",
+           "PIGEN_MODEL_REFRESH_SECONDS": "0",
+           "PIGEN_GENERATOR_THREADS": str(GENERATOR_THREADS),
            "PIGEN_MAX_IMAGES_PER_REQUEST": "64", "PIGEN_DEVICE": "cpu", **MODES[mode]}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pigen.service.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "pigen.service.cli", "serve", "--port", str(port),
+         *STACKS[stack]],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -135,13 +188,14 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.head = b""  # the last response's status line and headers
 
     async def get(self, path: str) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        head = self.head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0
         for line in head.split(b"\r\n"):
@@ -197,22 +251,144 @@ async def drive(base: str, clients: int, images: int, salt: int, repeat: bool = 
             "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
 
 
+async def hammer(base: str, clients: int, path: str, count: int) -> dict[str, float]:
+    """``count`` GETs of one JSON ``path`` over ``clients`` keep-alive connections."""
+    host, port = base.removeprefix("http://").split(":")
+    connections = [Connection(host, int(port)) for _ in range(clients)]
+    latencies: list[float] = []
+    left = [count]
+
+    async def client(connection: Connection) -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            started = time.perf_counter()
+            status, body = await connection.get(path)
+            if status != 200 or not body.startswith(b"{"):
+                raise RuntimeError(f"GET {path} -> {status}")
+            latencies.append(time.perf_counter() - started)
+
+    await client(connections[0])  # warm-up: one request
+    latencies.clear()
+    left[0] = count
+    started = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in connections))
+    wall = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
+    ms = np.array(latencies) * 1000
+    return {"images": len(latencies), "per_second": len(latencies) / wall,
+            "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+
+
+def json_rendering(base: str, repeats: int) -> dict[str, float]:
+    """Microseconds to render one real listing body (16 images): FastAPI's way vs orjson's."""
+    import orjson
+    from pydantic import TypeAdapter
+
+    from pigen.service.api.schemas.images import UserImages
+
+    users = httpx.get(f"{base}/v1/users", params={"limit": 1}).json()["users"]
+    body = httpx.get(f"{base}/v1/users/{users[0]['user_id']}/images",
+                     params={"n": 16}).json()
+    adapter = TypeAdapter(UserImages)
+    model = adapter.validate_python(body)
+    ways = {
+        # FastAPI >= 0.115 with a response_model: pydantic-core writes the bytes.
+        "pydantic dump_json (default)": lambda: adapter.dump_json(model),
+        # ORJSONResponse: the model to JSON-able Python, then orjson.
+        "orjson (ORJSONResponse)": lambda: orjson.dumps(adapter.dump_python(model,
+                                                                            mode="json")),
+    }
+    timings = {}
+    for name, render in ways.items():
+        render()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            render()
+        timings[name] = (time.perf_counter() - started) / repeats * 1e6
+    return timings
+
+
+async def open_loop(base: str, rate: float, seconds: float, salt: int) -> dict[str, float]:
+    """Fresh-image requests arriving every ``1/rate`` s whatever the answers (open loop).
+
+    Latency counts from each request's scheduled arrival, so time spent waiting for
+    a free connection is not hidden. Returns served images/s, shed (503) and other
+    failures, and p50/p99 of the served requests.
+    """
+    count = max(int(rate * seconds), 1)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        users = [u["user_id"] for u in
+                 (await http.get("/v1/users", params={"limit": 50})).json()["users"]]
+        urls = await fresh_urls(http, users, count, salt)
+    host, port = base.removeprefix("http://").split(":")
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(min(count, 400)):
+        pool.put_nowait(Connection(host, int(port)))
+    served: list[float] = []
+    shed, failed, retry_after = 0, 0, 0
+    loop = asyncio.get_running_loop()
+
+    async def one(url: str, scheduled: float) -> None:
+        nonlocal shed, failed, retry_after
+        connection = await pool.get()
+        try:
+            status, body = await connection.get(url)
+        except (OSError, asyncio.IncompleteReadError):
+            connection.close()
+            connection, status, body = Connection(host, int(port)), 0, b""
+        pool.put_nowait(connection)
+        if status == 200 and body.startswith(b"\x89PNG"):
+            served.append(loop.time() - scheduled)
+        elif status == 503:
+            shed += 1
+            retry_after += b"retry-after:" in connection.head.lower()
+        else:
+            failed += 1
+
+    started = loop.time()
+    tasks = []
+    for k, url in enumerate(urls):
+        scheduled = started + k / rate
+        if scheduled > loop.time():
+            await asyncio.sleep(scheduled - loop.time())
+        tasks.append(asyncio.create_task(one(url, scheduled)))
+    await asyncio.gather(*tasks)
+    wall = loop.time() - started
+    while not pool.empty():
+        pool.get_nowait().close()
+    ms = np.array(served or [float("nan")]) * 1000
+    return {"offered": rate, "per_second": len(served) / wall, "served": len(served),
+            "shed": shed, "retry_after": retry_after, "failed": failed,
+            "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=256,
                         help="Fresh images fetched per (mode, clients) at 32 clients; "
                              "fewer for fewer clients.")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--overload-seconds", type=float, default=5.0,
+                        help="Seconds at 4x the sustainable rate, then as long at half "
+                             "of it (0: skip).")
     parser.add_argument("--quick", action="store_true", help="Tiny sizes (smoke test).")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     total = 32 if args.quick else args.images
+    overload_seconds = min(args.overload_seconds, 1.0) if args.quick else args.overload_seconds
     with tempfile.TemporaryDirectory(prefix="pigen-load-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        url, _, which = build_store(root, args.quick)
+        url, weights, which = build_store(root, args.quick)
         print(f"store built in {time.perf_counter() - started:.1f}s; {which}")
+        ceiling = bare_ceiling(weights, 0.5 if args.quick else 5.0)
         results: dict[tuple[str, int], dict[str, float]] = {}
+        overload: dict[str, dict[str, float]] = {}
+        stacks: dict[tuple[str, str], dict[str, float]] = {}
+        rendering: dict[str, float] = {}
+        json_path = "/v1/users?limit=50"
+        json_count = 200 if args.quick else 2000
         for m, mode in enumerate(MODES):
             process, base = start_server(root, url, mode)
             try:
@@ -225,21 +401,75 @@ def main() -> None:
                 if mode == "batched":  # the HTTP ceiling: the same fetches, from the cache
                     results[("cached", max(levels))] = asyncio.run(
                         drive(base, max(levels), total, salt=77, repeat=True))
+                    stacks[("uvloop+httptools", "cached image")] = results[
+                        ("cached", max(levels))]
+                    stacks[("uvloop+httptools", "JSON")] = asyncio.run(
+                        hammer(base, max(levels), json_path, json_count))
+                    rendering = json_rendering(base, 200 if args.quick else 2000)
+                    sustainable = results[("batched", max(levels))]["per_second"]
+                    if overload_seconds > 0:
+                        for phase, factor, salt in (("4x", 4.0, 501), ("after", 0.5, 502)):
+                            overload[phase] = asyncio.run(open_loop(
+                                base, factor * sustainable, overload_seconds, salt))
             finally:
                 process.terminate()
                 process.wait(timeout=30)
+        process, base = start_server(root, url, "batched", "asyncio+h11")
+        try:
+            asyncio.run(drive(base, max(levels), 2 * max(levels), salt=998))
+            stacks[("asyncio+h11", "cached image")] = asyncio.run(
+                drive(base, max(levels), total, salt=78, repeat=True))
+            stacks[("asyncio+h11", "JSON")] = asyncio.run(
+                hammer(base, max(levels), json_path, json_count))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    report(results, ceiling, overload, max(levels))
+    report_stacks(stacks, rendering, max(levels), json_path)
+
+
+def report(results: dict[tuple[str, int], dict[str, float]], ceiling: float,
+           overload: dict[str, dict[str, float]], top: int) -> None:
     print()
     print(f"{'mode':<12} {'clients':>7} {'images':>7} {'images/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for (mode, clients), r in results.items():
         print(f"{mode:<12} {clients:>7} {r['images']:>7.0f} {r['per_second']:>9.1f} "
               f"{r['p50']:>8.1f} {r['p99']:>8.1f}")
-    top = max(levels)
-    if ("batched", top) in results and ("per request", top) in results:
-        ratio = results[("batched", top)]["per_second"] / results[("per request", top)][
-            "per_second"]
-        p99 = results[("batched", top)]["p99"]
-        print(f"\nat {top} clients: batched / per request = {ratio:.2f}x images/s "
-              f"(target >= 3x); batched p99 {p99:.0f} ms (target < 250 ms)")
+    print(f"{'bare ceiling':<12} {'-':>7} {'-':>7} {ceiling:>9.1f} {'-':>8} {'-':>8}"
+          f"   (batch-{CEILING_BATCH} forward + PNG encoding, no HTTP)")
+    if overload:
+        print(f"\n{'open loop':<10} {'offered/s':>9} {'served/s':>9} {'shed 503':>8} "
+              f"{'failed':>6} {'p50 ms':>8} {'p99 ms':>8}")
+        for phase, r in overload.items():
+            print(f"{phase:<10} {r['offered']:>9.1f} {r['per_second']:>9.1f} {r['shed']:>8.0f} "
+                  f"{r['failed']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f}")
+        first = overload["4x"]
+        print(f"503s with Retry-After: {first['retry_after']:.0f} of {first['shed']:.0f}")
+    batched, single = results.get(("batched", top)), results.get(("per request", top))
+    if batched and single:
+        print(f"\nat {top} clients: batched / per request = "
+              f"{batched['per_second'] / single['per_second']:.2f}x images/s (target >= 3x); "
+              f"batched p99 {batched['p99']:.0f} ms (target < 150 ms); "
+              f"batched / bare ceiling = {batched['per_second'] / ceiling:.2f} (target >= 0.7)")
+    one_batched, one_single = results.get(("batched", 1)), results.get(("per request", 1))
+    if one_batched and one_single:
+        print(f"at 1 client: p50 batched - per request = "
+              f"{one_batched['p50'] - one_single['p50']:+.1f} ms (target within 1 ms)")
+
+
+def report_stacks(stacks: dict[tuple[str, str], dict[str, float]], rendering: dict[str, float],
+                  clients: int, json_path: str) -> None:
+    print(f"\nHTTP stack, {clients} clients (JSON: GET {json_path})")
+    print(f"{'stack':<18} {'request':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for (stack, what), r in stacks.items():
+        print(f"{stack:<18} {what:<13} {r['per_second']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f}")
+    for what in ("cached image", "JSON"):
+        new, old = stacks.get(("uvloop+httptools", what)), stacks.get(("asyncio+h11", what))
+        if new and old:
+            print(f"{what}: uvloop+httptools / asyncio+h11 = "
+                  f"{new['per_second'] / old['per_second']:.2f}x req/s")
+    for name, micros in rendering.items():
+        print(f"listing body (16 images) rendered by {name}: {micros:.1f} us")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from pigen.service.api import (
     users,
 )
 from pigen.service.docs_pages import add_docs_pages
+from pigen.service.batching import Overloaded
 from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
@@ -77,7 +78,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                       on_fallback=lambda kind: metrics.model_fallbacks.labels(kind=kind).inc())
     image_service = ImageService(engine, runtime, ImageFiles(settings.images_dir), metrics,
                                  settings.batch_max_size, settings.batch_max_wait_ms,
+                                 settings.batch_max_queue, settings.batch_timeout_seconds,
                                  unfetched_kept=settings.max_unfetched_images)
+    metrics.watch_queue(image_service.batcher)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -151,6 +154,12 @@ async def _follow_registry(runtime: Runtime, every_seconds: float) -> None:
 
 
 def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, error: Overloaded) -> JSONResponse:
+        # Shed, not failed: the client may retry; counted in pigen_shed_total.
+        return JSONResponse({"detail": str(error)}, 503,
+                            headers={"Retry-After": str(error.retry_after_s)})
+
     @app.exception_handler(ModelsNotReady)
     async def models_not_ready(request: Request, error: ModelsNotReady) -> JSONResponse:
         return JSONResponse({"detail": f"the service has no models yet: {error}"}, 503,

@@ -62,7 +62,8 @@ class ImageService:
     """Lists images for shoppers and merchandisers, and serves their bytes."""
 
     def __init__(self, engine: Engine, runtime: Runtime, files: ImageFiles,
-                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float, *,
+                 metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float,
+                 batch_max_queue: int = 256, batch_timeout_s: float = 10.0, *,
                  unfetched_kept: int = UNFETCHED_KEPT) -> None:
         self.engine = engine
         self.runtime = runtime
@@ -70,7 +71,9 @@ class ImageService:
         self.metrics = metrics
         self.batcher: MicroBatcher[Job, bytes] = MicroBatcher(
             self._generate_batch, batch_max_size, batch_max_wait_ms,
-            on_batch=metrics.observe_batch)
+            on_batch=metrics.observe_batch, max_queue=batch_max_queue,
+            timeout_s=batch_timeout_s, on_shed=metrics.observe_shed,
+            finish=self._store_batch)
         self._locks: dict[str, asyncio.Lock] = {}
         self._listed: OrderedDict[str, ImageRecord] = OrderedDict()
         self._listed_lock = threading.Lock()  # listing runs in the thread pool
@@ -212,10 +215,10 @@ class ImageService:
             prune_unfetched(self.engine, self.unfetched_kept)
 
     def _generate_batch(self, generator_version: Hashable, jobs: Sequence[Job]) -> list[bytes]:
-        """One forward for ``jobs``, in the batcher's thread: pixels -> PNG -> disk -> rows.
+        """One forward for ``jobs``, in the batcher's thread: pixels -> PNG bytes.
 
-        Encoding, writing and the provenance update happen here, once per batch, so
-        the event loop only routes bytes back.
+        Encoding happens here, once per batch, so the event loop only routes bytes
+        back; storing them (:meth:`_store_batch`) overlaps the next batch's forward.
         """
         from pigen.generator.encode import png_bytes
         from pigen.generator.sampling import sample, to_uint8
@@ -224,7 +227,13 @@ class ImageService:
         generator = self.runtime.generator_for(generator_version)
         conditions = np.stack([condition for _, condition, _ in jobs])  # (N, D)
         pixels = to_uint8(sample(generator.model, conditions, [seed for _, _, seed in jobs]))
-        pngs = [png_bytes(image) for image in pixels]  # (R, R, 3) uint8 each
+        return [png_bytes(image) for image in pixels]  # (R, R, 3) uint8 each
+
+    def _store_batch(self, generator_version: Hashable, jobs: Sequence[Job],
+                     pngs: Sequence[bytes]) -> None:
+        """Files and provenance rows of a made batch (its callers wait for this)."""
+        assert isinstance(generator_version, int)
+        generator = self.runtime.generator_for(generator_version)
         paths = {image_id: self.files.write(image_id, png)
                  for (image_id, _, _), png in zip(jobs, pngs, strict=True)}
         # Upserted, not just updated: a row pruned between listing and this fetch
@@ -236,7 +245,6 @@ class ImageService:
             ConditionVector.from_array(generator.layout, condition), seed, None)
             for image_id, condition, seed in jobs]
         record_images(self.engine, records, paths)
-        return pngs
 
 
 def _condition_array(condition: dict[str, object]) -> np.ndarray:

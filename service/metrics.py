@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from pigen.service.batching import MicroBatcher, ShedReason
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class ServiceMetrics:
-    """Request latency, images generated, batch sizes and image-cache hits."""
+    """Request latency, images generated, batch sizes, queue and shedding, image-cache hits."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -32,6 +37,24 @@ class ServiceMetrics:
             "pigen_model_fallbacks_total", "Active model versions that would not load or "
             "infer, replaced by the last good version of their kind.", ["kind"],
             registry=self.registry)
+
+        self.batch_queue_depth = Gauge(
+            "pigen_batch_queue_depth", "Images waiting for a generator forward.",
+            registry=self.registry)
+        self.batch_queue_limit = Gauge(
+            "pigen_batch_queue_limit", "Images the generator queue holds at most.",
+            registry=self.registry)
+        self.shed = Counter(
+            "pigen_shed_total", "Image requests refused with 503 + Retry-After because the "
+            "generator was saturated.", ["reason"], registry=self.registry)
+
+    def watch_queue(self, batcher: MicroBatcher[Any, Any]) -> None:
+        """Report ``batcher``'s queue depth and bound at every scrape."""
+        self.batch_queue_depth.set_function(lambda: batcher.queue_depth)
+        self.batch_queue_limit.set(batcher.max_queue)
+
+    def observe_shed(self, reason: ShedReason) -> None:
+        self.shed.labels(reason=reason).inc()
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Sequence
 
 import pytest
 
-from pigen.service.batching import MicroBatcher
+from pigen.service.batching import MicroBatcher, Overloaded
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
@@ -123,3 +123,138 @@ def test_stop_fails_waiting_callers_instead_of_hanging() -> None:
 
     results = run(main())
     assert any(isinstance(r, RuntimeError) for r in results)
+
+
+class Gate:
+    """A batch function that doubles numbers, but holds each batch until opened."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.started = threading.Event()
+        self.opened = threading.Event()
+
+    def __call__(self, group: Hashable, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        self.started.set()
+        self.opened.wait(timeout=30)
+        return [2 * i for i in items]
+
+
+def test_an_idle_batcher_runs_a_lone_request_at_once_and_batches_form_under_load() -> None:
+    gate = Gate()
+
+    async def main() -> list[int]:
+        # No gathering window: nothing waits for company.
+        batcher: MicroBatcher[int, int] = MicroBatcher(gate, max_size=32)
+        await batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit("g", 0))
+            await asyncio.to_thread(gate.started.wait, 30)  # ran alone, at once
+            assert gate.batches == [[0]]
+            rest = [asyncio.create_task(batcher.submit("g", i)) for i in range(1, 11)]
+            await asyncio.sleep(0)  # they queue while the generator is busy
+            assert batcher.queue_depth == 10
+            gate.opened.set()
+            return await asyncio.gather(first, *rest)
+        finally:
+            await batcher.stop()
+
+    assert run(main()) == [2 * i for i in range(11)]
+    assert gate.batches == [[0], list(range(1, 11))]  # the ten that waited: one forward
+
+
+def test_a_full_queue_sheds_at_once_and_recovers() -> None:
+    gate = Gate()
+    shed: list[str] = []
+
+    async def main() -> tuple[list[object], int]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(gate, max_size=8, max_queue=2,
+                                                       on_shed=shed.append)
+        await batcher.start()
+        try:
+            running = asyncio.create_task(batcher.submit("g", 0))
+            await asyncio.to_thread(gate.started.wait, 30)
+            queued = [asyncio.create_task(batcher.submit("g", i)) for i in (1, 2)]
+            await asyncio.sleep(0)
+            with pytest.raises(Overloaded) as refused:
+                await batcher.submit("g", 3)
+            assert refused.value.reason == "queue_full" and refused.value.retry_after_s >= 1
+            gate.opened.set()
+            done = await asyncio.gather(running, *queued)
+            return done, await batcher.submit("g", 4)  # room again: served
+        finally:
+            await batcher.stop()
+
+    done, after = run(main())
+    assert done == [0, 2, 4] and after == 8
+    assert shed == ["queue_full"]
+    assert [3] not in gate.batches
+
+
+def test_a_submit_past_its_deadline_is_shed_and_its_item_skipped() -> None:
+    gate = Gate()
+    shed: list[str] = []
+
+    async def main() -> None:
+        batcher: MicroBatcher[int, int] = MicroBatcher(gate, max_size=8, timeout_s=0.05,
+                                                       on_shed=shed.append)
+        await batcher.start()
+        try:
+            blocked = asyncio.create_task(batcher.submit("g", 0))
+            await asyncio.to_thread(gate.started.wait, 30)
+            with pytest.raises(Overloaded) as late:
+                await batcher.submit("g", 1)  # queued behind a batch that never ends
+            assert late.value.reason == "deadline"
+            with pytest.raises(Overloaded):
+                await blocked  # the running one has the same deadline
+            gate.opened.set()
+            batcher.timeout = 30.0
+            assert await batcher.submit("g", 2) == 4
+        finally:
+            await batcher.stop()
+
+    run(main())
+    assert shed == ["deadline", "deadline"]
+    assert gate.batches == [[0], [2]]  # the abandoned item 1 never ran
+
+
+def test_queue_and_deadline_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_queue"):
+        MicroBatcher(Recorder(), max_queue=0)
+    with pytest.raises(ValueError, match="timeout_s"):
+        MicroBatcher(Recorder(), timeout_s=0)
+
+
+def test_finishing_a_batch_overlaps_the_next_forward_and_its_errors_reach_its_callers() -> None:
+    recorder = Recorder()
+    finishing = threading.Event()
+    release = threading.Event()
+    finished: list[list[int]] = []
+
+    def finish(group: Hashable, items: Sequence[int], results: Sequence[int]) -> None:
+        finishing.set()
+        release.wait(timeout=30)
+        if 13 in items:
+            raise OSError("disk full")
+        finished.append(list(items))
+
+    async def main() -> tuple[object, ...]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(recorder, max_size=8, finish=finish)
+        await batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit("g", 0))
+            await asyncio.to_thread(finishing.wait, 30)
+            second = asyncio.create_task(batcher.submit("g", 1))
+            while len(recorder.batches) < 2:  # runs while batch [0] is still finishing
+                await asyncio.sleep(0.001)
+            assert not first.done() and finished == []  # callers wait for their finish
+            release.set()
+            done = await asyncio.gather(first, second)
+            failed = await asyncio.gather(batcher.submit("g", 13), return_exceptions=True)
+            return (*done, *failed)
+        finally:
+            await batcher.stop()
+
+    zero, two, failed = run(main())
+    assert (zero, two) == (0, 2) and finished == [[0], [1]]
+    assert isinstance(failed, OSError)
