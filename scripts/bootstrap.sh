@@ -11,6 +11,8 @@ APT_PACKAGES=()
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
   || APT_PACKAGES+=(dataset-fashion-mnist)
 command -v chromium >/dev/null 2>&1 || APT_PACKAGES+=(chromium)
+# promtool checks deploy/prometheus/alerts.yml in the tests (they skip without it).
+command -v promtool >/dev/null 2>&1 || APT_PACKAGES+=(prometheus)
 if [ ${#APT_PACKAGES[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "==> apt-get install ${APT_PACKAGES[*]}"
   # Wait for another apt run (unattended upgrades, a parallel job) instead of failing.

@@ -36,8 +36,8 @@ from pigen.service.api import (
     models,
     users,
 )
-from pigen.service.docs_pages import add_docs_pages
 from pigen.service.batching import Overloaded
+from pigen.service.docs_pages import add_docs_pages
 from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
@@ -81,12 +81,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                  settings.batch_max_queue, settings.batch_timeout_seconds,
                                  unfetched_kept=settings.max_unfetched_images)
     metrics.watch_queue(image_service.batcher)
+    metrics.watch_runtime(lambda: runtime.ready)
+    metrics.watch_campaigns(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_prepare, engine, settings, runtime)
         await image_service.batcher.start()
-        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds))
+        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds,
+                                                          metrics))
                      if settings.model_refresh_seconds > 0 else None)
         try:
             yield
@@ -144,13 +147,17 @@ def _prepare(engine: Engine, settings: Settings, runtime: Runtime) -> None:
     runtime.load()
 
 
-async def _follow_registry(runtime: Runtime, every_seconds: float) -> None:
+async def _follow_registry(runtime: Runtime, every_seconds: float,
+                           metrics: ServiceMetrics) -> None:
     while True:
         await asyncio.sleep(every_seconds)
         try:
             await runtime.refresh()
         except Exception as error:  # a failed refresh keeps serving the current models
             log.warning("model refresh failed: %s", error)
+            metrics.observe_refresh(ok=False)
+        else:
+            metrics.observe_refresh(ok=True)
 
 
 def _add_handlers(app: FastAPI) -> None:

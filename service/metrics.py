@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from pigen.service.batching import MicroBatcher, ShedReason
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -14,7 +18,11 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class ServiceMetrics:
-    """Request latency, images generated, batch sizes, queue and shedding, image-cache hits."""
+    """What on-call needs: request latency and status, the generator's batches, queue and
+    shedding, image-cache hits, model readiness and refreshes, campaign progress.
+
+    ``deploy/prometheus/alerts.yml`` alerts on these names; keep the two in step.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -47,6 +55,31 @@ class ServiceMetrics:
         self.shed = Counter(
             "pigen_shed_total", "Image requests refused with 503 + Retry-After because the "
             "generator was saturated.", ["reason"], registry=self.registry)
+
+        self.models_ready = Gauge(
+            "pigen_models_ready", "1 when a complete model set is loaded and serving, else 0.",
+            registry=self.registry)
+        self.model_refreshes = Counter(
+            "pigen_model_refresh_total", "Follow-the-registry refreshes, by outcome.",
+            ["outcome"], registry=self.registry)
+        self.model_refresh_last_success = Gauge(
+            "pigen_model_refresh_last_success_timestamp_seconds",
+            "Unix time of the last refresh that worked.", registry=self.registry)
+
+    def watch_runtime(self, is_ready: Callable[[], bool]) -> None:
+        """Report model readiness at every scrape."""
+        self.models_ready.set_function(lambda: 1.0 if is_ready() else 0.0)
+
+    def watch_campaigns(self, engine: Engine) -> None:
+        """Report running campaigns and how long the stalest one has not moved."""
+        from pigen.service.campaign_metrics import CampaignProgressCollector
+
+        self.registry.register(CampaignProgressCollector(engine))
+
+    def observe_refresh(self, ok: bool) -> None:
+        self.model_refreshes.labels(outcome="ok" if ok else "failed").inc()
+        if ok:
+            self.model_refresh_last_success.set(time.time())
 
     def watch_queue(self, batcher: MicroBatcher[Any, Any]) -> None:
         """Report ``batcher``'s queue depth and bound at every scrape."""
