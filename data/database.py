@@ -28,12 +28,15 @@ def make_engine(url: str, postgres: PostgresOptions | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # timeout: the busy timeout, how long a writer waits for another's lock (30 s)
+        # before "database is locked"; SQLite has no statement timeout.
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         options = postgres or PostgresOptions()
-        engine = create_engine(url, pool_pre_ping=True, connect_args=options.connect_args())
+        engine = create_engine(url, pool_pre_ping=True, connect_args=options.connect_args(),
+                               pool_timeout=options.pool_timeout_s)
         event.listen(engine, "connect", lambda connection, _record: _postgres_session(
             connection, options))
         return engine

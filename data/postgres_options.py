@@ -19,6 +19,11 @@ class PostgresOptions:
     statement_timeout_s: float = 600.0
     # A transaction left open and idle (its client gone) is ended after this.
     idle_in_transaction_timeout_s: float = 60.0
+    # Longest a new connection may take to open: a server that does not answer
+    # fails the request in seconds instead of hanging it (libpq's default: forever).
+    connect_timeout_s: int = 10
+    # Longest a caller waits for a free pooled connection when all are in use.
+    pool_timeout_s: float = 10.0
     # TCP keepalives: a dead peer is noticed after idle + 3 x 10 s.
     keepalives_idle_s: int = 30
     # PostgreSQL 14+: while a query runs, check this often that the client is
@@ -26,8 +31,10 @@ class PostgresOptions:
     client_check_s: float = 5.0
 
     def connect_args(self) -> dict[str, int]:
-        """libpq keepalive parameters: the client notices a server that vanished."""
-        return {"keepalives": 1, "keepalives_idle": self.keepalives_idle_s,
+        """libpq parameters: a connect timeout, and keepalives so the client notices a
+        server that vanished."""
+        return {"connect_timeout": self.connect_timeout_s,
+                "keepalives": 1, "keepalives_idle": self.keepalives_idle_s,
                 "keepalives_interval": 10, "keepalives_count": 3}
 
     def session_settings(self, server_version: int) -> dict[str, str]:

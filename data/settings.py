@@ -45,6 +45,10 @@ class StoreSettings(BaseSettings):
     postgres_keepalives_idle_s: int = Field(default=30, ge=1)
     # PostgreSQL 14+: how often a running query checks its client is still there.
     postgres_client_check_s: float = Field(default=5.0, ge=0)
+    # Seconds to open a connection, and to wait for a free pooled one, before the
+    # request fails instead of hanging.
+    postgres_connect_timeout_s: int = Field(default=10, ge=1, le=600)
+    postgres_pool_timeout_s: float = Field(default=10.0, gt=0, le=600)
 
     @field_validator("database_url")
     @classmethod
@@ -79,7 +83,9 @@ class StoreSettings(BaseSettings):
             statement_timeout_s=self.postgres_statement_timeout_s,
             idle_in_transaction_timeout_s=self.postgres_idle_in_transaction_timeout_s,
             keepalives_idle_s=self.postgres_keepalives_idle_s,
-            client_check_s=self.postgres_client_check_s)
+            client_check_s=self.postgres_client_check_s,
+            connect_timeout_s=self.postgres_connect_timeout_s,
+            pool_timeout_s=self.postgres_pool_timeout_s)
 
     @property
     def resolved_database_url(self) -> str:

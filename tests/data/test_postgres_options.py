@@ -40,6 +40,33 @@ def test_settings_choose_the_bounds(monkeypatch) -> None:  # type: ignore[no-unt
         engine.dispose()
 
 
+def test_connections_have_a_connect_timeout_and_a_pool_wait_bound(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    require_postgres()
+    monkeypatch.setenv("PIGEN_POSTGRES_CONNECT_TIMEOUT_S", "7")
+    monkeypatch.setenv("PIGEN_POSTGRES_POOL_TIMEOUT_S", "3")
+    options = StoreSettings(_env_file=None).engine_options  # type: ignore[call-arg]
+    engine = make_engine(POSTGRES_URL, options)
+    try:
+        with engine.connect() as connection:
+            dbapi = connection.connection.dbapi_connection
+            assert dbapi is not None
+            # What libpq was given, read back from the live connection.
+            assert dbapi.info.get_parameters()["connect_timeout"] == "7"
+        assert engine.pool.timeout() == 3
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_writers_wait_for_a_lock_for_a_bounded_time(sqlite_engine: Engine) -> None:
+    # SQLite has no statement timeout; its bound is the busy timeout (ms).
+    assert show_pragma(sqlite_engine, "busy_timeout") == 30000
+
+
+def show_pragma(engine: Engine, name: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(f"PRAGMA {name}")).scalar_one())
+
+
 def test_rating_range_must_be_ordered(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import pytest
     from pydantic import ValidationError
