@@ -17,7 +17,8 @@ def read_items_frame(engine: Engine) -> pd.DataFrame:
         rows = connection.execute(select(
             Item.external_id, Item.category, Item.colour, Item.colour_name, Item.pattern,
             Item.image_path).order_by(Item.id)).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(ITEM_COLUMNS))
+    # object columns: pandas 3 would read a missing colour or pattern as NaN, not None.
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(ITEM_COLUMNS), dtype=object)
 
 
 def catalog_stamp(engine: Engine) -> tuple[int, int | None]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -32,6 +35,16 @@ def test_an_item_ingested_after_start_is_served_after_a_refresh(client: TestClie
     assert client.get("/v1/users/shopper-000/images", params={"n": 2}).status_code == 200
 
 
+def test_an_item_without_colour_or_pattern_is_served_with_nulls(client: TestClient,
+                                                                store_engine: Engine) -> None:
+    ingest_catalog_frame(store_engine, pd.DataFrame({"item_id": ["plain"],
+                                                     "category": ["Bag"]}))
+    assert _refresh(client) is True
+    item = client.get("/v1/items/plain")  # was a 500: NaN, not None, from pandas 3
+    assert item.status_code == 200, item.text
+    assert (item.json()["colour"], item.json()["pattern"]) == (None, None)
+
+
 def test_a_refresh_without_catalog_changes_reloads_nothing(client: TestClient,
                                                             store_engine: Engine) -> None:
     runtime: Runtime = app_of(client).state.runtime
@@ -46,3 +59,16 @@ def test_the_stamp_changes_with_every_added_item(store_engine: Engine) -> None:
     ingest_catalog_frame(store_engine, pd.DataFrame({"item_id": ["x-1"], "category": ["Bag"]}))
     after = catalog_stamp(store_engine)
     assert after[0] == N_ITEMS + 1 and after != before
+
+
+@pytest.mark.slow
+def test_the_refresh_loop_picks_the_item_up_by_itself(make_client, store_engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(model_refresh_seconds=0.2)
+    assert client.get("/v1/items/item-late").status_code == 404
+    ingest_catalog_frame(store_engine, pd.DataFrame({"item_id": ["item-late"],
+                                                     "category": ["Coat"]}))
+    deadline = time.monotonic() + 120  # a generous bound on a busy machine, not a speed test
+    while client.get("/v1/items/item-late").status_code == 404:
+        assert time.monotonic() < deadline, "the refresh loop never reloaded the catalog"
+        time.sleep(0.1)
+    assert client.get("/v1/items/item-late").json()["category"] == "Coat"
