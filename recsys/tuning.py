@@ -32,9 +32,9 @@ class SearchSpace(TypedConfig):
     """Values to try per ALSConfig field; other fields keep the base config's value.
 
     Wide enough to find what wins under different protocols: the value mapping
-    (raw stars vs liked-only), factors up to 512 (large embeddings need large
-    regularization; Rendle et al., RecSys 2022) and regularization and alpha
-    over three decades each. The grid is large (every combination), so
+    (raw stars, liked-only, or low stars as dislikes), factors up to 512 (large
+    embeddings need large regularization; Rendle et al., RecSys 2022) and
+    regularization and alpha over three decades each. The grid is large (every combination), so
     ``pigen recsys tune`` samples it at random by default. Fields that only
     apply to one choice (``bm25_*`` to ``weighting="bm25"``, ``value_offset``
     to ``value_mapping="offset"``, ``binary_threshold`` to ``"binary"``) vary
@@ -49,8 +49,9 @@ class SearchSpace(TypedConfig):
     alpha: tuple[float, ...] = Field(default=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0), min_length=1)
     iterations: tuple[int, ...] = Field(default=(15,), min_length=1)
     weighting: tuple[Weighting, ...] = Field(default=("raw", "tfidf"), min_length=1)
-    value_mapping: tuple[ValueMapping, ...] = Field(default=("raw", "binary"), min_length=1)
-    value_offset: tuple[float, ...] = Field(default=(3.0,), min_length=1)
+    value_mapping: tuple[ValueMapping, ...] = Field(default=("raw", "binary", "offset"),
+                                                    min_length=1)
+    value_offset: tuple[float, ...] = Field(default=(2.5, 3.0), min_length=1)
     binary_threshold: tuple[float, ...] = Field(default=(4.0,), min_length=1)
     bm25_k1: tuple[float, ...] = Field(default=(100.0,), min_length=1)
     bm25_b: tuple[float, ...] = Field(default=(0.8,), min_length=1)
