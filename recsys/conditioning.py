@@ -10,9 +10,11 @@ A function of factors and item attributes only (DESIGN.md). Three steps:
    distribution, a colour *mixture* (components with weights and RGB centres)
    and a pattern distribution;
 3. :func:`pigen.recsys.condition_sampling.sample_conditions` draws each
-   image's category, colour component and pattern from the profile —
-   sampling, not averaging: a 50/50 red/blue taste gives red images and blue
-   images, never a muddy purple.
+   image's condition from the profile — sampling, not averaging: a 50/50
+   red/blue taste gives red images and blue images, never a muddy purple. It
+   draws a whole *bundle* (the category, colour and pattern of one kind of
+   liked item, :mod:`pigen.recsys.taste_bundles`), so liking red dresses and
+   blue sandals does not make blue dresses.
 
 Items whose attribute is missing, or not in the layout, drop out of that part's
 aggregate only (an item with no pattern still counts for its category and colour);
@@ -22,7 +24,7 @@ all coloured items).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -32,6 +34,7 @@ from pigen.data.catalog.palette import COLOUR_NAMES
 from pigen.data.conditions import ConditionLayout, ConditionVector
 from pigen.data.idmap import IdMap
 from pigen.recsys.item_attributes import PALETTE_RGB, ItemAttributes
+from pigen.recsys.taste_bundles import DEFAULT_MAX_BUNDLES, bundle_mixture
 
 #: Softmax temperature in standard deviations of a user's scores. Chosen on the
 #: validation shoppers of bench/taste_recovery.py (0.5-1.0 all did about as well):
@@ -66,8 +69,20 @@ class TasteProfile:
     pattern: np.ndarray  # (P,) distribution
     contributing_items: tuple[tuple[str, float], ...]  # (item id, weight), best first
     contributors_rated: bool
+    # Whole liked items: (N,) weights summing to 1 (or N = 0: draw the parts apart),
+    # (N, 3) codes (category, colour name in COLOUR_NAMES, pattern; -1 = draw that
+    # part from its own distribution) and (N, 3) colour centres (NaN when unknown).
+    bundle_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    bundle_parts: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
+    bundle_rgb: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
     def __post_init__(self) -> None:
+        n = len(self.bundle_weights)
+        if self.bundle_parts.shape != (n, 3) or self.bundle_rgb.shape != (n, 3):
+            raise ValueError("bundles need (N,) weights, (N, 3) parts and (N, 3) colours")
+        if n and ((self.bundle_weights <= 0).any()
+                  or abs(self.bundle_weights.sum() - 1) > 1e-6):
+            raise ValueError("bundle weights must be positive and sum to 1")
         m = len(self.colour_weights)
         if m < 1 or self.colour_rgb.shape != (m, 3) or len(self.colour_names) != m:
             raise ValueError("colour mixture needs M >= 1 weights, (M, 3) centres and M names")
@@ -117,6 +132,16 @@ class TasteProfile:
             "pattern": dict(zip(self.layout.patterns, self.pattern.tolist(), strict=True)),
             "contributing_items": [list(pair) for pair in self.contributing_items],
             "contributors_rated": self.contributors_rated,
+            "bundles": [
+                {"category": self.layout.categories[c] if c >= 0 else None,
+                 "colour": COLOUR_NAMES[k] if k >= 0 else None,
+                 "rgb": None if k < 0 else rgb,
+                 "pattern": self.layout.patterns[p] if p >= 0 else None,
+                 "weight": w}
+                for (c, k, p), rgb, w in zip(self.bundle_parts.tolist(),
+                                             self.bundle_rgb.tolist(),
+                                             self.bundle_weights.tolist(), strict=True)
+            ],
         }
 
 
@@ -134,6 +159,9 @@ class TasteProfiles:
     contributor_rows: np.ndarray  # (U, n) int64 item rows, -1 padding
     contributor_weights: np.ndarray  # (U, n) weight of each in the mixture, 0 padding
     contributors_rated: bool
+    bundle_weights: np.ndarray  # (U, M) zeros allowed (dropped in the one-user view)
+    bundle_parts: np.ndarray  # (U, M, 3) int64 category, colour name, pattern; -1 unknown
+    bundle_rgb: np.ndarray  # (U, M, 3) colour centres, NaN unknown
 
     def __len__(self) -> int:
         return len(self.category)
@@ -156,6 +184,7 @@ class TasteProfiles:
             )
             if row >= 0
         )
+        bundles = self.bundle_weights[user] > 0
         return TasteProfile(
             layout=self.layout,
             category=self.category[user].copy(),
@@ -165,6 +194,10 @@ class TasteProfiles:
             pattern=self.pattern[user].copy(),
             contributing_items=contributors,
             contributors_rated=self.contributors_rated,
+            bundle_weights=self.bundle_weights[user][bundles] / max(
+                self.bundle_weights[user][bundles].sum(), 1e-300),
+            bundle_parts=self.bundle_parts[user][bundles].copy(),
+            bundle_rgb=self.bundle_rgb[user][bundles].copy(),
         )
 
 
@@ -181,6 +214,7 @@ def taste_profiles(
     n_contributors: int = DEFAULT_CONTRIBUTORS,
     colour_components: ColourComponents = "palette",
     max_colour_components: int = 16,
+    max_bundles: int = DEFAULT_MAX_BUNDLES,
 ) -> TasteProfiles:
     """Taste profiles of many users at once.
 
@@ -213,6 +247,8 @@ def taste_profiles(
         mean colour of that name's items (readable, M = 13); ``"items"``: the
         ``max_colour_components`` heaviest items' own colours (exact for a
         catalog of continuous colours).
+    max_bundles
+        Whole-item bundles kept per user (the heaviest).
 
     Returns
     -------
@@ -261,9 +297,11 @@ def taste_profiles(
                 *_colour_mixture(weights, attributes, colour_components, max_colour_components),
                 _distribution(weights, attributes.pattern, attributes.layout.n_patterns),
                 *_contributors(scores, weights, mine, n_contributors),
+                *bundle_mixture(weights, attributes, max_bundles),
             )
         )
-    category, colour_weights, colour_rgb, colour_names, pattern, rows, row_weights = (
+    (category, colour_weights, colour_rgb, colour_names, pattern, rows, row_weights,
+     bundle_weights, bundle_parts, bundle_rgb) = (
         np.concatenate(p) for p in zip(*parts, strict=True)
     )
     return TasteProfiles(
@@ -277,6 +315,9 @@ def taste_profiles(
         contributor_rows=rows,
         contributor_weights=row_weights,
         contributors_rated=rated is not None,
+        bundle_weights=bundle_weights,
+        bundle_parts=bundle_parts,
+        bundle_rgb=bundle_rgb,
     )
 
 
@@ -326,12 +367,14 @@ def population_profile(
     rows, row_weights = _contributors(weights, weights, None, n_contributors)
     colour_weights, colour_rgb, colour_names = _colour_mixture(
         weights, attributes, colour_components, max_colour_components)
+    bundle_weights, bundle_parts, bundle_rgb = bundle_mixture(weights, attributes)
     return TasteProfiles(
         layout=attributes.layout, items=attributes.items,
         category=_distribution(weights, attributes.category, attributes.layout.n_categories),
         colour_weights=colour_weights, colour_rgb=colour_rgb, colour_names=colour_names,
         pattern=_distribution(weights, attributes.pattern, attributes.layout.n_patterns),
         contributor_rows=rows, contributor_weights=row_weights, contributors_rated=False,
+        bundle_weights=bundle_weights, bundle_parts=bundle_parts, bundle_rgb=bundle_rgb,
     ).profile(0)
 
 
