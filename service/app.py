@@ -36,7 +36,6 @@ from pigen.service.api import (
     models,
     users,
 )
-from pigen.service.batching import Overloaded
 from pigen.service.docs_pages import add_docs_pages
 from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
@@ -78,18 +77,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                       on_fallback=lambda kind: metrics.model_fallbacks.labels(kind=kind).inc())
     image_service = ImageService(engine, runtime, ImageFiles(settings.images_dir), metrics,
                                  settings.batch_max_size, settings.batch_max_wait_ms,
-                                 settings.batch_max_queue, settings.batch_timeout_seconds,
                                  unfetched_kept=settings.max_unfetched_images)
-    metrics.watch_queue(image_service.batcher)
-    metrics.watch_runtime(lambda: runtime.ready)
-    metrics.watch_campaigns(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_prepare, engine, settings, runtime)
         await image_service.batcher.start()
-        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds,
-                                                          metrics))
+        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds))
                      if settings.model_refresh_seconds > 0 else None)
         try:
             yield
@@ -147,26 +141,16 @@ def _prepare(engine: Engine, settings: Settings, runtime: Runtime) -> None:
     runtime.load()
 
 
-async def _follow_registry(runtime: Runtime, every_seconds: float,
-                           metrics: ServiceMetrics) -> None:
+async def _follow_registry(runtime: Runtime, every_seconds: float) -> None:
     while True:
         await asyncio.sleep(every_seconds)
         try:
             await runtime.refresh()
         except Exception as error:  # a failed refresh keeps serving the current models
             log.warning("model refresh failed: %s", error)
-            metrics.observe_refresh(ok=False)
-        else:
-            metrics.observe_refresh(ok=True)
 
 
 def _add_handlers(app: FastAPI) -> None:
-    @app.exception_handler(Overloaded)
-    async def overloaded(request: Request, error: Overloaded) -> JSONResponse:
-        # Shed, not failed: the client may retry; counted in pigen_shed_total.
-        return JSONResponse({"detail": str(error)}, 503,
-                            headers={"Retry-After": str(error.retry_after_s)})
-
     @app.exception_handler(ModelsNotReady)
     async def models_not_ready(request: Request, error: ModelsNotReady) -> JSONResponse:
         return JSONResponse({"detail": f"the service has no models yet: {error}"}, 503,

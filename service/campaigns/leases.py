@@ -13,6 +13,9 @@ over running campaigns makes holding the same slot twice impossible, so the
 slots bound how many campaigns run at once in all workers together. A run
 from the command line (``pigen campaign run``) takes the lease without a slot.
 Times are the runners' clocks (UTC); keep them in sync well within a lease.
+A run whose holder ran on this machine in a process that is gone (kill -9) is
+taken over at once instead of after its lease; whoever takes a run over frees
+the shards its predecessor held, to be redone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from types import TracebackType
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from pigen.data.schema import Campaign, CampaignShard, utcnow
 from pigen.service.campaigns.store import CampaignError, ShardInfo
@@ -44,7 +48,23 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _free(expires: ColumnElement[datetime | None], now: datetime) -> ColumnElement[bool]:
+def holder_is_gone(owner: str | None) -> bool:
+    """True when ``owner`` ran on this machine in a process that no longer exists."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:80] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # someone else's process, or no such pid
+        return False
+    return False
+
+
+def _free(expires: InstrumentedAttribute[datetime | None], now: datetime
+          ) -> ColumnElement[bool]:
     """Nobody holds it: no lease, or one that ran out before ``now``."""
     return or_(expires.is_(None), expires < now)
 
@@ -83,22 +103,24 @@ def claim_queued_run(engine: Engine, owner: str, seconds: float, slots: int,
     now = now or utcnow()
     with engine.connect() as connection:
         running = connection.execute(
-            select(Campaign.id, Campaign.run_slot, Campaign.lease_expires_at)
+            select(Campaign.id, Campaign.run_slot, Campaign.lease_expires_at,
+                   Campaign.lease_owner)
             .where(Campaign.status == "running").order_by(Campaign.id)).all()
         queued = list(connection.execute(
             select(Campaign.id).where(Campaign.status == "queued").order_by(Campaign.id)
             .limit(slots * 4)).scalars())
-    held = {cid: slot for cid, slot, _ in running if slot is not None}
-    live = sum(1 for _, slot, expires in running
-               if slot is not None and expires is not None and expires >= now)
-    if live >= slots:
+    held = {cid: slot for cid, slot, _, _ in running if slot is not None}
+    gone = {cid: holder for cid, _, _, holder in running if holder_is_gone(holder)}
+    orphans = [cid for cid, _, expires, _ in running
+               if expires is None or expires < now or cid in gone]
+    if sum(1 for cid in held if cid not in orphans) >= slots:
         return None
-    orphans = [cid for cid, _, expires in running if expires is None or expires < now]
     for campaign_id in [*orphans, *queued]:
         taken = set(held.values()) - {held.get(campaign_id)}
         for slot in (s for s in range(slots) if s not in taken):
             try:
-                won = _take_run(engine, campaign_id, owner, now, seconds, slot)
+                won = _take_run(engine, campaign_id, owner, now, seconds, slot,
+                                gone_holder=gone.get(campaign_id))
             except IntegrityError:  # another worker took this slot meanwhile
                 continue
             if won:
@@ -123,23 +145,36 @@ def acquire_run(engine: Engine, campaign_id: int, owner: str, seconds: float,
     if row is None:
         raise LookupError(f"no campaign {campaign_id}")
     holder, until = row
+    if holder_is_gone(holder) and _take_run(engine, campaign_id, owner, now, seconds,
+                                            slot=None, gone_holder=holder):
+        return
     raise CampaignError(f"campaign {campaign_id} is being run by {holder} (lease until "
                         f"{until:%H:%M:%S} UTC, renewed while it works): wait for it; "
                         "a run that was killed lets go when its lease runs out")
 
 
 def _take_run(engine: Engine, campaign_id: int, owner: str, now: datetime, seconds: float,
-              slot: int | None, any_status: bool = False) -> bool:
-    """The compare-and-set: the run becomes ``owner``'s only if nobody holds it."""
+              slot: int | None, any_status: bool = False, gone_holder: str | None = None
+              ) -> bool:
+    """The compare-and-set: the run becomes ``owner``'s only if nobody holds it.
+
+    Held by ``gone_holder`` (a process of this machine that is gone) counts as free.
+    The shards a predecessor held are freed in the same transaction.
+    """
     waiting = Campaign.status != "running" if any_status else Campaign.status == "queued"
+    free = _free(Campaign.lease_expires_at, now)
+    if gone_holder is not None:
+        free = or_(free, Campaign.lease_owner == gone_holder)
     with engine.begin() as connection:
         won = connection.execute(update(Campaign).where(
-            Campaign.id == campaign_id,
-            or_(waiting, and_(Campaign.status == "running",
-                              _free(Campaign.lease_expires_at, now)))
+            Campaign.id == campaign_id, or_(waiting, and_(Campaign.status == "running", free))
         ).values(status="running", run_slot=slot, lease_owner=owner,
                  lease_expires_at=now + timedelta(seconds=seconds), error=None,
                  completed_at=None, started_at=func.coalesce(Campaign.started_at, now)))
+        if won.rowcount == 1:
+            connection.execute(update(CampaignShard).where(
+                CampaignShard.campaign_id == campaign_id, CampaignShard.status == "running"
+            ).values(status="pending", lease_owner=None, lease_expires_at=None))
     return won.rowcount == 1
 
 

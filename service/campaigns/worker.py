@@ -71,13 +71,13 @@ class CampaignWorker:
         started = 0
         while len(self._runs) < self.options.max_runs and not self.stop.is_set():
             owner = leases.new_owner()
-            campaign_id = leases.claim_queued_run(self.engine, owner, self.options.lease_seconds,
-                                                  self.options.max_runs)
-            if campaign_id is None:
+            claimed = leases.claim_queued_run(self.engine, owner, self.options.lease_seconds,
+                                              self.options.max_runs)
+            if claimed is None:
                 break
-            thread = threading.Thread(target=self._run_one, args=(campaign_id, owner),
-                                      name=f"campaign-{campaign_id}", daemon=True)
-            self._runs[campaign_id] = thread
+            thread = threading.Thread(target=self._run_one, args=(claimed, owner),
+                                      name=f"campaign-{claimed}", daemon=True)
+            self._runs[claimed] = thread
             thread.start()
             started += 1
         self.runs_started += started

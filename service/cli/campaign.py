@@ -84,7 +84,10 @@ def run(
                                          "per CPU); local: PNG threads (0: auto).")] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Make every image not made yet; safe to rerun after a crash or kill (resumes)."""
+    """Make every image not made yet; safe to rerun after a crash or kill (resumes).
+
+    Refused while another run (a worker's) holds the campaign's lease.
+    """
     from pigen.service.campaigns.runner import BACKENDS, run_campaign
     from pigen.service.campaigns.store import CampaignError
 
@@ -96,7 +99,8 @@ def run(
     engine = cli.open_database()
     try:
         report = run_campaign(engine, campaign_id, backend=backend,  # type: ignore[arg-type]
-                              workers=workers, progress=progress, device=settings.device)
+                              workers=workers, progress=progress, device=settings.device,
+                              lease_seconds=settings.campaign_lease_seconds)
     except (CampaignError, LookupError) as error:
         raise cli.fail(str(error)) from None
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())

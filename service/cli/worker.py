@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated
 
@@ -50,3 +54,25 @@ def worker(
                f"leases of {settings.campaign_lease_seconds:g}s", err=True)
     runner.run(drain=drain)
     typer.echo(f"pigen worker: stopped after {runner.runs_started} run(s)", err=True)
+
+
+@contextmanager
+def worker_alongside() -> Iterator[subprocess.Popen[bytes]]:
+    """A ``pigen worker`` process for as long as the block runs (``pigen demo``'s campaigns).
+
+    A process of its own, not a thread of the server: generation never competes
+    with requests for the server's interpreter. At the end it is asked to stop
+    (SIGTERM: the shards in hand are finished, its campaigns queued again).
+    """
+    process = subprocess.Popen([sys.executable, "-m", "pigen.service.cli", "worker"],
+                               stdin=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()  # its leases run out; the next worker resumes its campaigns
+                process.wait()
