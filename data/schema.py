@@ -205,6 +205,9 @@ class Experiment(Base):
     # Share of users in the experiment, in [0, 1]; raising it only adds users.
     coverage: Mapped[float] = mapped_column(Float, default=1.0)
     salt: Mapped[str] = mapped_column(String(64))
+    # The analysis plan fixed before any data (primary, secondary and guardrail
+    # metrics, correction, minimum effect); None: the default plan.
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

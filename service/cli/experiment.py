@@ -22,23 +22,59 @@ KeyArgument = Annotated[str, typer.Argument(help="The experiment's key, e.g. her
 @experiment_app.command("create")
 def create(
     key: KeyArgument,
-    variant: Annotated[list[str], typer.Option(
+    variant: Annotated[list[str] | None, typer.Option(
         "--variant", "-v",
         help='An arm: name=weight[:json-config], e.g. control=1:\'{"mode": "catalog"}\' '
-             "(repeat; the one named control, else the first, is the control).")],
+             "(repeat; the one named control, else the first, is the control).")] = None,
+    compare_generators: Annotated[tuple[int, int] | None, typer.Option(
+        "--compare-generators", metavar="OLD NEW",
+        help="A/B-test two registered generator versions (ids from pigen models list): "
+             "control serves OLD, treatment serves NEW, 50/50.")] = None,
     description: Annotated[str, typer.Option(help="What is tested and why.")] = "",
     coverage: Annotated[float, typer.Option(help="Share of users in the experiment, 0-1.")
                         ] = 1.0,
+    primary: Annotated[str, typer.Option(help="The metric the decision rests on.")
+                       ] = "conversion",
+    secondary: Annotated[list[str] | None, typer.Option(
+        help="A secondary metric (repeat; default: every other metric).")] = None,
+    guardrail: Annotated[list[str] | None, typer.Option(
+        help="A metric that must not get significantly worse (repeat).")] = None,
+    correction: Annotated[str, typer.Option(help="holm, bh or none (secondary metrics x "
+                                                 "variants; the primary is its own family).")
+                          ] = "holm",
+    minimum_effect: Annotated[float, typer.Option(
+        help="Relative effect below which a change does not matter (neutral results).")
+                              ] = 0.02,
 ) -> None:
-    """Create an experiment in draft (start it to serve traffic)."""
-    from pigen.service.experiments.assignment import parse_variant
+    """Create an experiment in draft with its analysis plan (start it to serve traffic)."""
+    from pigen.service.experiments.assignment import Variant, parse_variant
+    from pigen.service.experiments.metrics import METRICS
+    from pigen.service.experiments.plan import AnalysisPlan
     from pigen.service.experiments.store import ExperimentConflict, create_experiment
 
     try:
-        variants = [parse_variant(v) for v in variant]
+        if compare_generators is not None and variant:
+            raise ValueError("give --variant or --compare-generators, not both")
+        if compare_generators is not None:
+            old, new = compare_generators
+            if old == new:
+                raise ValueError("--compare-generators needs two different versions")
+            variants = [Variant("control", 1, {"mode": "generated", "generator_version": old}),
+                        Variant("treatment", 1, {"mode": "generated",
+                                                 "generator_version": new})]
+        elif variant:
+            variants = [parse_variant(v) for v in variant]
+        else:
+            raise ValueError("give the arms with --variant (twice or more) or "
+                             "--compare-generators OLD NEW")
+        others = [m for m in METRICS if m != primary]
+        plan = AnalysisPlan.from_dict({
+            "primary": primary, "secondary": secondary if secondary is not None else others,
+            "guardrails": guardrail or [], "correction": correction,
+            "minimum_effect": minimum_effect})
         info = create_experiment(
             cli.open_database(), key, variants, description=description, coverage=coverage,
-            max_images_per_request=cli.load_settings().max_images_per_request)
+            max_images_per_request=cli.load_settings().max_images_per_request, plan=plan)
     except ValueError as error:
         raise cli.fail(str(error), 2) from None
     except ExperimentConflict as error:
@@ -117,24 +153,33 @@ def report(
     plot: Annotated[Path | None, typer.Option(help="Write the lift-over-time PNG here "
                                               "(default: <storage>/experiments/KEY.png).")
                     ] = None,
-    cuped: Annotated[bool, typer.Option(help="Adjust for pre-experiment activity (CUPED).")
-                     ] = False,
+    cuped: Annotated[str, typer.Option(
+        help="CUPED: none, single (each metric's own pre-period) or multi (every metric's "
+             "pre-period plus assignment-time attributes).")] = "none",
     alpha: Annotated[float, typer.Option(help="1 - confidence level.")] = 0.05,
+    dimension: Annotated[str, typer.Option(
+        help="Break down by new_vs_returning or a users column.")] = "new_vs_returning",
 ) -> None:
-    """Per-variant results, lift with intervals, SRM check; writes a PNG plot."""
+    """Every planned metric with corrected intervals, decisions, SRM per dimension; a PNG plot."""
     from pigen.service.experiments.analysis import report_for
     from pigen.service.experiments.report import format_table, plot_timeline
-    from pigen.service.experiments.store import UnknownExperiment
+    from pigen.service.experiments.store import UnknownDimension, UnknownExperiment
 
     if not 0.0 < alpha < 0.5:
         raise cli.fail("--alpha must be in (0, 0.5)", 2)
+    if cuped not in ("none", "single", "multi"):
+        raise cli.fail("--cuped must be none, single or multi", 2)
     settings = cli.load_settings()
     try:
-        result = report_for(cli.open_database(), key, cuped=cuped, alpha=alpha)
+        result = report_for(cli.open_database(), key, cuped=cuped,  # type: ignore[arg-type]
+                            alpha=alpha, dimension=dimension)
     except UnknownExperiment as error:
         raise cli.fail(str(error)) from None
+    except UnknownDimension as error:
+        raise cli.fail(str(error), 2) from None
     path = plot or settings.storage_dir / "experiments" / f"{result.info.key}.png"
-    plot_timeline(result.timeline, title=f"{result.info.key}: conversion lift", path=path)
+    plot_timeline(result.timeline, title=f"{result.info.key}: {result.info.plan.primary} lift",
+                  path=path)
     if as_json:
         out = result.results.to_dict()
         out["plot"] = str(path)

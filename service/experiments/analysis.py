@@ -1,119 +1,51 @@
-"""Exposures + purchases -> per-variant results, comparisons and the lift over time.
+"""Outcomes -> the experiment's results: every planned metric, corrected, with a decision.
 
-The unit is the exposed user. Per user, two metrics, both counted only from the
-user's first exposure to the end of the window (the stop time, or now):
+The plan (:class:`~.plan.AnalysisPlan`) names the metrics and their roles:
 
-* ``conversion``: 1 if the user made any purchase, else 0;
-* ``revenue_per_user``: the sum of the user's purchase values (0 for non-buyers,
-  so the mean is over every exposed user, not over buyers).
+* the **primary** metric is corrected only across variants (its own family), so
+  reporting more secondary metrics never costs it power;
+* **secondary** metrics are corrected together across metrics x variants (Holm
+  or Benjamini-Hochberg);
+* **guardrails** are tested uncorrected, to catch harm as early as possible: one
+  significantly worse marks the variant "do not ship", whatever the primary says.
 
-Users exposed to more than one variant are excluded (their outcome cannot be
-attributed to either) and counted in ``excluded_multi_exposed``.
+A result is "neutral" when its corrected lift interval lies within +-the plan's
+minimum effect: the test rules out any effect worth having, not only "not
+significant". CUPED (one covariate or many) adjusts the per-user mean metrics.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import Engine
 
+from pigen.service.experiments import cuped as cuped_module
 from pigen.service.experiments import stats
-from pigen.service.experiments.stats import Interval, SampleStats
-from pigen.service.experiments.store import (
-    ExperimentInfo,
-    ExposureRow,
-    PurchaseRow,
-    load_exposures,
-    load_pre_activity,
-    load_purchases,
+from pigen.service.experiments.breakdown import Breakdown, breakdown
+from pigen.service.experiments.comparison import Comparison, compare, corrected, relative
+from pigen.service.experiments.metrics import METRICS, UserTable, arm_estimate
+from pigen.service.experiments.multiple_testing import adjust
+from pigen.service.experiments.outcomes import (
+    NEW_VS_RETURNING,
+    Outcomes,
+    build_outcomes,
+    collect_outcomes,
 )
+from pigen.service.experiments.plan import AnalysisPlan
+from pigen.service.experiments.stats import Interval
+from pigen.service.experiments.store import ExperimentInfo, UnknownDimension
 
-METRICS = ("conversion", "revenue_per_user")
+__all__ = ["Outcomes", "build_outcomes", "collect_outcomes", "analyse", "timeline",
+           "report_for", "ExperimentResults", "Comparison"]
+
 DAY = 86_400.0
-
-
-@dataclass(frozen=True, eq=False)
-class Outcomes:
-    """The analysed users and their purchases as aligned arrays (U users, E purchases)."""
-
-    variants: tuple[str, ...]
-    shares: tuple[float, ...]
-    control: int  # index into variants
-    user_ids: np.ndarray  # (U,) str
-    arm: np.ndarray  # (U,) int, index into variants
-    exposed_at: np.ndarray  # (U,) unix seconds of the first exposure
-    purchase_user: np.ndarray  # (E,) int, index into user_ids
-    purchase_value: np.ndarray  # (E,) float
-    purchase_at: np.ndarray  # (E,) unix seconds
-    pre_activity: np.ndarray | None  # (U,) CUPED covariate, None when not loaded
-    excluded_multi_exposed: int
-    start: float  # window start, unix seconds
-    end: float  # window end, unix seconds
-
-    def metric_values(self, until: float | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """``(mask of users exposed by until, {metric: (U,) per-user values up to until})``."""
-        until = self.end if until is None else until
-        mask = self.exposed_at <= until
-        counted = (self.purchase_at <= until) & (self.purchase_at >= self.exposed_at[
-            self.purchase_user])
-        n = len(self.user_ids)
-        purchases = np.bincount(self.purchase_user[counted], minlength=n)
-        revenue = np.bincount(self.purchase_user[counted],
-                              weights=self.purchase_value[counted], minlength=n)
-        return mask, {"conversion": (purchases > 0).astype(np.float64), "revenue_per_user": revenue}
-
-
-def build_outcomes(info: ExperimentInfo, exposures: Sequence[ExposureRow],
-                   purchases: Sequence[PurchaseRow], pre_activity: dict[str, float] | None,
-                   as_of: datetime) -> Outcomes:
-    """Pure part of :func:`collect_outcomes`: rows from the store -> :class:`Outcomes`."""
-    names = tuple(v.name for v in info.variants)
-    index = {name: k for k, name in enumerate(names)}
-    seen: dict[str, set[str]] = {}
-    first: dict[str, float] = {}
-    for row in exposures:
-        seen.setdefault(row.user_id, set()).add(row.variant)
-        t = row.exposed_at.timestamp()
-        first[row.user_id] = min(first.get(row.user_id, t), t)
-    # Several variants, or one the design does not know: unattributable.
-    single = sorted(u for u, vs in seen.items() if len(vs) == 1 and next(iter(vs)) in index)
-    excluded = len(seen) - len(single)
-    user_ids = np.array(single, dtype=object)
-    row_of = {u: k for k, u in enumerate(single)}
-    arm = np.array([index[next(iter(seen[u]))] for u in single], dtype=np.int64)
-    exposed_at = np.array([first[u] for u in single], dtype=np.float64)
-    kept = [p for p in purchases if p.user_id in row_of]
-    pre = None
-    if pre_activity is not None:
-        pre = np.array([pre_activity.get(u, 0.0) for u in single], dtype=np.float64)
-    end = info.stopped_at or as_of
-    start = info.started_at or info.created_at
-    return Outcomes(
-        variants=names, shares=info.design.shares, control=index[info.control],
-        user_ids=user_ids, arm=arm, exposed_at=exposed_at,
-        purchase_user=np.array([row_of[p.user_id] for p in kept], dtype=np.int64),
-        purchase_value=np.array([p.value for p in kept], dtype=np.float64),
-        purchase_at=np.array([p.occurred_at.timestamp() for p in kept], dtype=np.float64),
-        pre_activity=pre, excluded_multi_exposed=excluded,
-        start=start.timestamp(), end=min(end, as_of).timestamp(),
-    )
-
-
-def collect_outcomes(engine: Engine, info: ExperimentInfo, as_of: datetime | None = None,
-                     cuped: bool = False) -> Outcomes:
-    """Read the experiment's exposures and purchases (and pre-period activity for CUPED)."""
-    as_of = as_of or datetime.now(UTC)
-    start = info.started_at or info.created_at
-    end = min(info.stopped_at or as_of, as_of)
-    exposures = load_exposures(engine, info.id)
-    purchases = load_purchases(engine, info.id, since=min(start, info.created_at), until=end)
-    pre = load_pre_activity(engine, info.id, before=start) if cuped else None
-    return build_outcomes(info, exposures, purchases, pre, as_of)
+SRM_THRESHOLD = 0.001
+CupedMethod = Literal["none", "single", "multi"]
 
 
 @dataclass(frozen=True)
@@ -125,26 +57,8 @@ class ArmSummary:
     conversion_rate: float
     revenue: float
     revenue_per_user: float
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One variant against control on one metric."""
-
-    metric: str
-    variant: str
-    control_mean: float
-    variant_mean: float
-    difference: Interval  # absolute, fixed-horizon (Welch) interval
-    lift: Interval  # relative, Fieller interval of the same test (NaN bounds: undefined)
-    z: float
-    p_value: float  # two-sided unpooled Wald test; both intervals exclude 0 iff p < alpha
-    prob_beat_control: float
-    sequential_difference: Interval  # always-valid (mSPRT) interval
-    sequential_lift: Interval  # the same divided by control's mean
-    sequential_p_value: float
-    significant: bool  # p < alpha (valid only at the planned sample size)
-    sequential_significant: bool  # valid at any look
+    orders: int
+    add_to_cart_rate: float
 
 
 @dataclass(frozen=True)
@@ -157,6 +71,25 @@ class SRMCheck:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """What the numbers say about shipping one variant, and why."""
+
+    variant: str
+    decision: Literal["ship", "do not ship", "neutral", "keep running", "invalid"]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CupedReport:
+    """Variance removed per metric by each CUPED form, computed in the same run."""
+
+    method: str  # the one the comparisons use: none, single or multi
+    single: dict[str, float]  # metric -> share of variance removed, own pre-period only
+    multi: dict[str, float]  # metric -> share removed, every covariate
+    coefficients: dict[str, dict[str, float]]  # metric -> covariate -> coefficient (multi)
+
+
+@dataclass(frozen=True)
 class ExperimentResults:
     key: str
     status: str
@@ -164,14 +97,14 @@ class ExperimentResults:
     as_of: datetime
     alpha: float
     tau_relative: float
-    cuped: bool
+    plan: dict[str, Any]
     arms: tuple[ArmSummary, ...]
     comparisons: tuple[Comparison, ...]
+    decisions: tuple[Decision, ...]
     srm: SRMCheck
     excluded_multi_exposed: int
-    # Per metric: pooled CUPED theta and the share of variance removed (empty without CUPED).
-    cuped_theta: dict[str, float]
-    cuped_variance_reduction: dict[str, float]
+    cuped: CupedReport
+    breakdown: Breakdown | None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN and infinities become None (JSON has no such numbers)."""
@@ -193,89 +126,157 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-SRM_THRESHOLD = 0.001
+def _arms(outcomes: Outcomes, table: UserTable, mask: np.ndarray) -> tuple[ArmSummary, ...]:
+    arm = outcomes.arm[mask]
+    out = []
+    for j, name in enumerate(outcomes.variants):
+        rows = np.flatnonzero(mask)[arm == j]
+        n = int(rows.size)
+        bought = table.purchases[rows] > 0
+        out.append(ArmSummary(
+            name=name, share=outcomes.shares[j], users=n, conversions=int(bought.sum()),
+            conversion_rate=float(bought.mean()) if n else math.nan,
+            revenue=float(table.revenue[rows].sum()),
+            revenue_per_user=float(table.revenue[rows].mean()) if n else math.nan,
+            orders=int(table.purchases[rows].sum()),
+            add_to_cart_rate=float((table.carts[rows] > 0).mean()) if n else math.nan))
+    return tuple(out)
+
+
+def _adjusted_values(outcomes: Outcomes, table: UserTable, mask: np.ndarray,
+                     method: CupedMethod) -> tuple[dict[str, np.ndarray], CupedReport]:
+    """Per mean metric, the values the comparisons use (CUPED-adjusted when asked)."""
+    adjusted: dict[str, np.ndarray] = {}
+    single: dict[str, float] = {}
+    multi: dict[str, float] = {}
+    coefficients: dict[str, dict[str, float]] = {}
+    covariates = ({k: v[mask] for k, v in outcomes.covariates.items()}
+                  if outcomes.covariates is not None else None)
+    for metric, spec in METRICS.items():
+        if spec.kind != "mean":
+            continue
+        y = table.per_user(metric)[mask]
+        if covariates is None or method == "none" or y.size < 3:
+            adjusted[metric] = y
+            continue
+        one, many = cuped_module.single(metric, y, covariates), cuped_module.multi(y, covariates)
+        single[metric], multi[metric] = one.variance_removed, many.variance_removed
+        coefficients[metric] = many.coefficients
+        adjusted[metric] = (one if method == "single" else many).values
+    used = method if covariates is not None else "none"
+    return adjusted, CupedReport(used, single, multi, coefficients)
 
 
 def analyse(outcomes: Outcomes, key: str = "", status: str = "", alpha: float = 0.05,
-            cuped: bool = False, tau_relative: float = stats.DEFAULT_TAU_RELATIVE,
-            until: float | None = None) -> ExperimentResults:
-    """Per-arm summaries, every variant against control on both metrics, and the SRM check."""
-    mask, values = outcomes.metric_values(until)
+            cuped: CupedMethod | bool = "none", tau_relative: float = stats.DEFAULT_TAU_RELATIVE,
+            until: float | None = None, plan: AnalysisPlan | None = None,
+            dimension: str | None = None) -> ExperimentResults:
+    """Per-arm summaries, every planned metric x variant with its family's correction,
+    a decision per variant, the SRM check, and the breakdown by ``dimension``."""
+    plan = plan or AnalysisPlan()
+    method: CupedMethod = ("multi" if cuped is True else "none" if cuped is False else cuped)
+    mask, table = outcomes.metric_values(until)
     arm = outcomes.arm[mask]
-    k = len(outcomes.variants)
-    counts = np.bincount(arm, minlength=k)
-    arms = []
-    for j, name in enumerate(outcomes.variants):
-        conv, rev = values["conversion"][mask][arm == j], values["revenue_per_user"][mask][arm == j]
-        n = int(counts[j])
-        arms.append(ArmSummary(
-            name=name, share=outcomes.shares[j], users=n, conversions=int(conv.sum()),
-            conversion_rate=float(conv.mean()) if n else math.nan, revenue=float(rev.sum()),
-            revenue_per_user=float(rev.mean()) if n else math.nan))
-    thetas: dict[str, float] = {}
-    reductions: dict[str, float] = {}
-    comparisons = []
-    for metric in METRICS:
-        y = values[metric][mask]
-        if cuped and outcomes.pre_activity is not None and y.size > 1:
-            x = outcomes.pre_activity[mask]
-            thetas[metric] = stats.cuped_theta(y, x)
-            adjusted = stats.cuped_adjust(y, x, thetas[metric])
-            var_y = float(y.var(ddof=1))
-            reductions[metric] = 1.0 - float(adjusted.var(ddof=1)) / var_y if var_y else 0.0
-            y = adjusted
-        tau = stats.msprt_tau(float(values[metric][mask].mean()) if y.size else 0.0,
-                              tau_relative)
-        control = outcomes.control
+    rows = np.flatnonzero(mask)
+    adjusted, cuped_report = _adjusted_values(outcomes, table, mask, method)
+    full = {m: np.zeros(len(outcomes.user_ids)) for m in adjusted}
+    for m, values in adjusted.items():
+        full[m][rows] = values
+    control = outcomes.control
+    rows_c = rows[arm == control]
+    raw: list[Comparison] = []
+    for metric, role in plan.roles():
+        is_adjusted = METRICS[metric].kind == "mean" and cuped_report.method != "none"
+        c = arm_estimate(metric, table, rows_c, full.get(metric))
         for j, name in enumerate(outcomes.variants):
             if j == control:
                 continue
-            comparisons.append(_compare(metric, name, y[arm == control], y[arm == j],
-                                        binary=metric == "conversion" and metric not in thetas,
-                                        alpha=alpha, tau=tau))
+            rows_t = rows[arm == j]
+            t = arm_estimate(metric, table, rows_t, full.get(metric))
+            conversions = None
+            if metric == "conversion" and not is_adjusted:
+                conversions = (int((table.purchases[rows_c] > 0).sum()),
+                               int((table.purchases[rows_t] > 0).sum()))
+            raw.append(compare(metric, role, name, c, t, alpha, tau_relative, conversions,
+                               cuped=is_adjusted))
+    comparisons = _correct(raw, plan, alpha)
+    counts = np.bincount(arm, minlength=len(outcomes.variants))
     chi2, p = stats.srm_test(counts, np.array(outcomes.shares))
     total = counts.sum()
     srm = SRMCheck(observed=tuple(int(c) for c in counts),
                    expected=tuple(float(total * s) for s in outcomes.shares),
                    chi2=chi2, p_value=p, flagged=p < SRM_THRESHOLD)
+    split = None
+    if dimension is not None:
+        if dimension not in outcomes.segments:
+            raise UnknownDimension(f"no breakdown {dimension!r}; available: "
+                             f"{', '.join(outcomes.segments) or 'none'}")
+        split = breakdown(dimension, outcomes.segments[dimension][mask], arm,
+                          _subset(table, rows), plan.primary, outcomes.variants,
+                          outcomes.shares, control, alpha, plan.correction)
     as_of = datetime.fromtimestamp(outcomes.end if until is None else until, UTC)
     return ExperimentResults(
-        key=key, status=status, control=outcomes.variants[outcomes.control], as_of=as_of,
-        alpha=alpha, tau_relative=tau_relative, cuped=bool(thetas), arms=tuple(arms),
-        comparisons=tuple(comparisons), srm=srm,
-        excluded_multi_exposed=outcomes.excluded_multi_exposed,
-        cuped_theta=thetas, cuped_variance_reduction=reductions)
+        key=key, status=status, control=outcomes.variants[control], as_of=as_of, alpha=alpha,
+        tau_relative=tau_relative, plan=plan.to_dict(), arms=_arms(outcomes, table, mask),
+        comparisons=comparisons, decisions=_decide(comparisons, outcomes, srm, plan),
+        srm=srm, excluded_multi_exposed=outcomes.excluded_multi_exposed, cuped=cuped_report,
+        breakdown=split)
 
 
-def _compare(metric: str, name: str, yc: np.ndarray, yt: np.ndarray, binary: bool,
-             alpha: float, tau: float) -> Comparison:
-    c, t = SampleStats.of(yc), SampleStats.of(yt)
-    # One test behind every fixed-horizon number shown together: the unpooled Wald test,
-    # whose inversion gives the difference interval and the (Fieller) lift interval.
-    z, p = stats.z_test_means(c, t)
-    if binary:
-        beat = stats.prob_beat_control_beta(int(yc.sum()), c.n, int(yt.sum()), t.n)
-    else:
-        beat = stats.prob_beat_control_normal(c, t)
-    diff = stats.difference(c, t, alpha)
-    var_diff = t.var_of_mean + c.var_of_mean
-    seq = stats.msprt_ci(diff.estimate, var_diff, tau, alpha)
-    seq_lift = _relative(seq, c.mean)
-    seq_p = stats.msprt_p_value(diff.estimate, var_diff, tau)
-    return Comparison(
-        metric=metric, variant=name, control_mean=c.mean, variant_mean=t.mean,
-        difference=diff, lift=stats.fieller_lift(c, t, alpha), z=z, p_value=p,
-        prob_beat_control=beat, sequential_difference=seq, sequential_lift=seq_lift,
-        sequential_p_value=seq_p, significant=bool(p < alpha),
-        sequential_significant=seq.excludes_zero)
+def _subset(table: UserTable, rows: np.ndarray) -> UserTable:
+    """The table restricted to ``rows``, renumbered 0..len(rows)-1."""
+    position = np.full(table.purchases.size, -1, dtype=np.int64)
+    position[rows] = np.arange(rows.size)
+    mine = position[table.order_user] >= 0
+    return UserTable(table.purchases[rows], table.revenue[rows], table.carts[rows],
+                     table.order_value[mine], position[table.order_user[mine]])
 
 
-def _relative(interval: Interval, control_mean: float) -> Interval:
-    """An absolute-difference interval on the lift scale (control's mean taken as known)."""
-    if not control_mean or not math.isfinite(control_mean):
-        return Interval(math.nan, math.nan, math.nan)
-    return Interval(interval.estimate / control_mean, interval.low / control_mean,
-                    interval.high / control_mean)
+def _correct(raw: list[Comparison], plan: AnalysisPlan, alpha: float) -> tuple[Comparison, ...]:
+    """Each family's adjusted p-values: primary (across variants), secondary (metrics x
+    variants); guardrails stay uncorrected."""
+    out = list(raw)
+    for role in ("primary", "secondary", "guardrail"):
+        members = [k for k, c in enumerate(raw) if c.role == role]
+        if not members:
+            continue
+        p = np.array([raw[k].p_value for k in members])
+        method = plan.correction if role != "guardrail" else "none"
+        for k, p_adj in zip(members, adjust(p, method), strict=True):
+            out[k] = corrected(raw[k], float(p_adj), alpha, plan.minimum_effect)
+    return tuple(out)
+
+
+def _decide(comparisons: tuple[Comparison, ...], outcomes: Outcomes, srm: SRMCheck,
+            plan: AnalysisPlan) -> tuple[Decision, ...]:
+    decisions = []
+    for j, name in enumerate(outcomes.variants):
+        if j == outcomes.control:
+            continue
+        mine = [c for c in comparisons if c.variant == name]
+        primary = next(c for c in mine if c.role == "primary")
+        harmed = [c.metric for c in mine if c.role == "guardrail" and c.verdict == "worse"]
+        label = METRICS[primary.metric].label
+        if srm.flagged:
+            decisions.append(Decision(name, "invalid", (
+                f"sample ratio mismatch (p = {srm.p_value:.2g}): the split is broken",)))
+        elif harmed:
+            decisions.append(Decision(name, "do not ship", tuple(
+                f"guardrail {METRICS[m].label} is significantly worse" for m in harmed)))
+        elif primary.verdict == "worse":
+            decisions.append(Decision(name, "do not ship",
+                                      (f"{label} is significantly worse",)))
+        elif primary.verdict == "better":
+            decisions.append(Decision(name, "ship", (f"{label} is significantly better",)))
+        elif primary.verdict == "neutral":
+            decisions.append(Decision(name, "neutral", (
+                f"{label}: the interval rules out any effect beyond "
+                f"+-{plan.minimum_effect:.0%}",)))
+        else:
+            decisions.append(Decision(name, "keep running", (
+                f"{label}: not significant, and effects beyond +-{plan.minimum_effect:.0%} "
+                "are not ruled out yet",)))
+    return tuple(decisions)
 
 
 @dataclass(frozen=True)
@@ -308,28 +309,25 @@ def timeline(outcomes: Outcomes, metric: str = "conversion", alpha: float = 0.05
     running: dict[str, tuple[float, float, float]] = {}
     for day in range(1, n_looks + 1):
         at = min(outcomes.start + day * step, outcomes.end)
-        mask, values = outcomes.metric_values(at)
-        y, arm = values[metric][mask], outcomes.arm[mask]
-        if y.size == 0:
+        mask, table = outcomes.metric_values(at)
+        if not mask.any():
             continue
-        tau = stats.msprt_tau(float(y.mean()), tau_relative)
-        yc = y[arm == outcomes.control]
-        c = SampleStats.of(yc)
+        rows = np.flatnonzero(mask)
+        arm = outcomes.arm[mask]
+        c = arm_estimate(metric, table, rows[arm == outcomes.control])
         for j, name in enumerate(outcomes.variants):
             if j == outcomes.control:
                 continue
-            t = SampleStats.of(y[arm == j])
-            diff = t.mean - c.mean if c.n and t.n else math.nan
-            var_diff = t.var_of_mean + c.var_of_mean
-            seq = stats.msprt_ci(diff, var_diff, tau, alpha)
-            p = stats.msprt_p_value(diff, var_diff, tau)
+            t = arm_estimate(metric, table, rows[arm == j])
+            look = compare(metric, "primary", name, c, t, alpha, tau_relative)
+            seq = look.sequential_difference
             low, high, p_min = running.get(name, (-math.inf, math.inf, 1.0))
-            low, high, p_min = max(low, seq.low), min(high, seq.high), min(p_min, p)
+            low, high = max(low, seq.low), min(high, seq.high)
+            p_min = min(p_min, look.sequential_p_value)
             running[name] = (low, high, p_min)
             points.append(TimelinePoint(
-                day=day, at=at, variant=name, users=int(c.n + t.n),
-                lift=stats.fieller_lift(c, t, alpha),
-                sequential_lift=_relative(Interval(diff, low, high), c.mean),
+                day=day, at=at, variant=name, users=int(c.users + t.users), lift=look.lift,
+                sequential_lift=relative(Interval(seq.estimate, low, high), c.value),
                 sequential_p_value=p_min))
     return points
 
@@ -343,12 +341,17 @@ class Report:
     timeline: list[TimelinePoint]
 
 
-def report_for(engine: Engine, key: str, cuped: bool = False, alpha: float = 0.05,
-               as_of: datetime | None = None) -> Report:
+def report_for(engine: Engine, key: str, cuped: CupedMethod | bool = "none",
+               alpha: float = 0.05, as_of: datetime | None = None,
+               dimension: str | None = NEW_VS_RETURNING) -> Report:
     """Load and analyse experiment ``key`` (:class:`UnknownExperiment` when there is none)."""
     from pigen.service.experiments.store import get_experiment
 
     info = get_experiment(engine, key)
-    outcomes = collect_outcomes(engine, info, as_of=as_of, cuped=cuped)
-    results = analyse(outcomes, key=info.key, status=info.status, alpha=alpha, cuped=cuped)
-    return Report(info=info, results=results, timeline=timeline(outcomes, alpha=alpha))
+    outcomes = collect_outcomes(engine, info, as_of=as_of, dimension=dimension)
+    results = analyse(outcomes, key=info.key, status=info.status, alpha=alpha, cuped=cuped,
+                      plan=info.plan, dimension=dimension)
+    return Report(info=info, results=results,
+                  timeline=timeline(outcomes, metric=info.plan.primary, alpha=alpha))
+
+

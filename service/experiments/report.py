@@ -30,23 +30,31 @@ def _p(value: float) -> str:
 
 
 def format_table(results: ExperimentResults) -> str:
-    """The report as text: arms, then each variant vs control per metric, then checks."""
+    """The report as text: arms, each variant vs control per metric, decisions, then checks."""
+    plan = results.plan
     lines = [f"experiment {results.key} ({results.status}) as of "
              f"{results.as_of.strftime('%Y-%m-%d %H:%M UTC')}, control = {results.control}",
+             f"plan: primary {plan['primary']}; correction {plan['correction']}; "
+             f"minimum effect +-{plan['minimum_effect']:.0%}; guardrails "
+             f"{', '.join(plan['guardrails']) or 'none'}",
              "",
              f"{'variant':<16}{'share':>7}{'users':>9}{'conv.':>8}{'conv. rate':>12}"
-             f"{'revenue':>12}{'rev/user':>10}"]
+             f"{'revenue':>12}{'rev/user':>10}{'cart rate':>11}"]
     for arm in results.arms:
-        rate = _pct(arm.conversion_rate)
         rpu = f"{arm.revenue_per_user:.3f}" if math.isfinite(arm.revenue_per_user) else "n/a"
         lines.append(f"{arm.name:<16}{arm.share:>7.0%}{arm.users:>9,}{arm.conversions:>8,}"
-                     f"{rate:>12}{arm.revenue:>12,.2f}{rpu:>10}")
-    lines += ["", f"{'metric':<18}{'variant':<16}{'lift':>9}  {'95% CI (same test)':<20}"
-              f"{'p':>8}{'P(beat)':>9}  {'always-valid CI':<20}{'p(seq)':>8}"]
+                     f"{_pct(arm.conversion_rate):>12}{arm.revenue:>12,.2f}{rpu:>10}"
+                     f"{_pct(arm.add_to_cart_rate):>11}")
+    lines += ["", f"{'metric':<21}{'role':<10}{'variant':<14}{'lift':>9}  "
+              f"{'corrected CI':<20}{'p':>8}{'p adj.':>8}  {'verdict':<13}"
+              f"{'always-valid CI':<20}"]
     for c in results.comparisons:
-        lines.append(f"{c.metric:<18}{c.variant:<16}{_pct(c.lift.estimate, True):>9}  "
-                     f"{_ci(c.lift):<20}{_p(c.p_value):>8}{c.prob_beat_control:>9.3f}  "
-                     f"{_ci(c.sequential_lift):<20}{_p(c.sequential_p_value):>8}")
+        lines.append(f"{c.metric:<21}{c.role:<10}{c.variant:<14}{_pct(c.lift.estimate, True):>9}"
+                     f"  {_ci(c.corrected_lift):<20}{_p(c.p_value):>8}"
+                     f"{_p(c.adjusted_p_value):>8}  {c.verdict:<13}{_ci(c.sequential_lift):<20}")
+    lines.append("")
+    for d in results.decisions:
+        lines.append(f"decision  {d.variant}: {d.decision.upper()} - {'; '.join(d.reasons)}")
     srm = results.srm
     verdict = "MISMATCH - do not trust these results" if srm.flagged else "ok"
     observed = " / ".join(f"{o:,}" for o in srm.observed)
@@ -55,14 +63,28 @@ def format_table(results: ExperimentResults) -> str:
               f"chi2 {srm.chi2:.2f}, p {_p(srm.p_value)} -> {verdict}",
               f"excluded: {results.excluded_multi_exposed:,} users exposed to more than one "
               "variant"]
-    if results.cuped:
-        parts = ", ".join(f"{m} theta {results.cuped_theta[m]:.4g} (variance -"
-                          f"{results.cuped_variance_reduction[m]:.0%})"
-                          for m in results.cuped_theta)
-        lines.append(f"CUPED on pre-experiment activity: {parts}")
-    lines.append(f"fixed-horizon p is valid only at the planned sample size; the always-valid "
-                 f"interval (mSPRT, tau = {results.tau_relative:.0%} of the mean) holds at "
-                 "every look")
+    if results.breakdown is not None:
+        b = results.breakdown
+        lines.append(f"breakdown by {b.dimension} ({b.metric}; SRM flagged at p < "
+                     f"{b.srm_threshold:.2g}, Bonferroni over {len(b.segments)} values):")
+        for seg in b.segments:
+            effects = ", ".join(f"{e.variant} {e.difference:+.4g} (p adj. "
+                                f"{_p(e.adjusted_p_value)})" for e in seg.effects)
+            lines.append(f"  {seg.value:<12} users {'/'.join(map(str, seg.users)):<14} SRM p "
+                         f"{_p(seg.srm_p_value)}{' MISMATCH' if seg.srm_flagged else ''}; "
+                         f"{effects}")
+        for h in b.heterogeneity:
+            lines.append(f"  heterogeneity {h.variant}: Q {h.q:.2f} (df {h.df}), p adj. "
+                         f"{_p(h.adjusted_p_value)} -> "
+                         f"{'HETEROGENEOUS' if h.heterogeneous else 'consistent'}")
+    cu = results.cuped
+    if cu.method != "none":
+        parts = ", ".join(f"{m} -{cu.single[m]:.1%} (single) / -{cu.multi[m]:.1%} (multi)"
+                          for m in cu.multi)
+        lines.append(f"CUPED ({cu.method} used) variance removed: {parts}")
+    lines.append(f"intervals and p come from one test; corrected intervals agree with the "
+                 f"adjusted p; the always-valid interval (mSPRT, tau = "
+                 f"{results.tau_relative:.0%} of the mean) holds at every look")
     return "\n".join(lines)
 
 

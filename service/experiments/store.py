@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,11 +33,16 @@ from pigen.service.experiments.assignment import (
     validate_coverage,
     validate_user_id,
 )
+from pigen.service.experiments.plan import AnalysisPlan
 from pigen.service.experiments.variant_config import check_generator_versions, validate_config
 
 
 class UnknownExperiment(LookupError):
     """No experiment has this key (HTTP 404)."""
+
+
+class UnknownDimension(ValueError):
+    """A breakdown by a dimension the users have not got (HTTP 422)."""
 
 
 class ExperimentConflict(RuntimeError):
@@ -59,6 +64,7 @@ class ExperimentInfo:
     created_at: datetime
     started_at: datetime | None
     stopped_at: datetime | None
+    plan: AnalysisPlan = field(default_factory=AnalysisPlan)
 
     @property
     def design(self) -> Design:
@@ -81,6 +87,7 @@ class ExperimentInfo:
             "variants": [v.to_dict() for v in self.variants], "coverage": self.coverage,
             "control": self.control, "created_at": iso(self.created_at),
             "started_at": iso(self.started_at), "stopped_at": iso(self.stopped_at),
+            "plan": self.plan.to_dict(),
         }
 
 
@@ -91,6 +98,7 @@ def _info(row: Experiment) -> ExperimentInfo:
                        for v in row.variants),
         coverage=row.coverage, salt=row.salt, created_at=row.created_at,
         started_at=row.started_at, stopped_at=row.stopped_at,
+        plan=AnalysisPlan.from_dict(row.analysis) if row.analysis else AnalysisPlan(),
     )
 
 
@@ -113,6 +121,7 @@ def create_experiment(
     coverage: float = 1.0,
     salt: str | None = None,
     max_images_per_request: int | None = None,
+    plan: AnalysisPlan | None = None,
 ) -> ExperimentInfo:
     """Store a new experiment in ``draft``; the salt is random unless given (tests).
 
@@ -131,7 +140,8 @@ def create_experiment(
         with session_scope(engine) as session:
             row = Experiment(key=design.key, description=description, status="draft",
                              variants=[v.to_dict() for v in design.variants],
-                             coverage=design.coverage, salt=design.salt)
+                             coverage=design.coverage, salt=design.salt,
+                             analysis=(plan or AnalysisPlan()).to_dict())
             session.add(row)
             session.flush()
             return _info(row)
@@ -288,9 +298,12 @@ class ExposureRow:
 
 @dataclass(frozen=True)
 class PurchaseRow:
+    """An outcome event: a purchase (with its value) or an add-to-cart (value 0)."""
+
     user_id: str
     value: float
     occurred_at: datetime
+    kind: str = "purchase"
 
 
 def load_exposures(engine: Engine, experiment_id: int) -> list[ExposureRow]:
@@ -344,3 +357,100 @@ def load_pre_activity(engine: Engine, experiment_id: int, before: datetime,
                 activity[user] = activity.get(user, 0.0) + float(count)
     return activity
 
+
+
+OUTCOME_KINDS = ("purchase", "add_to_cart")
+
+
+def load_outcome_events(engine: Engine, experiment_id: int, since: datetime,
+                        until: datetime) -> list[PurchaseRow]:
+    """Purchases and add-to-carts in ``[since, until]`` by users exposed to the experiment."""
+    exposed = (select(ExperimentExposure.user_external_id)
+               .where(ExperimentExposure.experiment_id == experiment_id))
+    query = (select(Event.user_external_id, Event.value, Event.occurred_at, Event.kind)
+             .where(Event.kind.in_(OUTCOME_KINDS), Event.user_external_id.in_(exposed),
+                    Event.occurred_at >= since, Event.occurred_at <= until)
+             .order_by(Event.occurred_at, Event.id))
+    with session_scope(engine) as session:
+        return [PurchaseRow(*row) for row in session.execute(query)]
+
+
+#: The pre-period covariates of multi-covariate CUPED, per exposed user.
+COVARIATES = ("activity", "pre_conversion", "pre_revenue", "pre_orders", "pre_add_to_cart",
+              "ratings", "known_user", "account_age_days")
+
+
+def load_pre_period(engine: Engine, experiment_id: int, before: datetime,
+                    lookback: timedelta = timedelta(days=28)) -> dict[str, dict[str, float]]:
+    """Per exposed user, :data:`COVARIATES` measured before ``before`` (0 when absent).
+
+    The pre-period of every metric (purchases, revenue, add-to-carts), overall
+    activity (events and ratings), and what is known at assignment (whether the
+    shopper has an account and its age in days). All precede assignment, so none
+    can depend on the variant.
+    """
+    exposed = (select(ExperimentExposure.user_external_id)
+               .where(ExperimentExposure.experiment_id == experiment_id))
+    since = before - lookback
+    events = (select(Event.user_external_id, Event.kind, func.count(), func.sum(Event.value))
+              .where(Event.user_external_id.in_(exposed), Event.occurred_at >= since,
+                     Event.occurred_at < before)
+              .group_by(Event.user_external_id, Event.kind))
+    ratings = (select(User.external_id, func.count())
+               .join(Interaction, Interaction.user_id == User.id)
+               .where(User.external_id.in_(exposed),
+                      Interaction.occurred_at >= int(since.timestamp()),
+                      Interaction.occurred_at < int(before.timestamp()))
+               .group_by(User.external_id))
+    accounts = select(User.external_id, User.created_at).where(User.external_id.in_(exposed))
+    out: dict[str, dict[str, float]] = {}
+
+    def row(user: str) -> dict[str, float]:
+        return out.setdefault(user, dict.fromkeys(COVARIATES, 0.0))
+
+    with session_scope(engine) as session:
+        for user, kind, count, total in session.execute(events):
+            values = row(user)
+            values["activity"] += float(count)
+            if kind == "purchase":
+                values["pre_orders"] += float(count)
+                values["pre_revenue"] += float(total or 0.0)
+                values["pre_conversion"] = 1.0
+            elif kind == "add_to_cart":
+                values["pre_add_to_cart"] = 1.0
+        for user, count in session.execute(ratings):
+            values = row(user)
+            values["activity"] += float(count)
+            values["ratings"] = float(count)
+        for user, created in session.execute(accounts):
+            values = row(user)
+            values["known_user"] = 1.0
+            values["account_age_days"] = max(0.0, (before - created).total_seconds() / 86_400)
+    return out
+
+
+#: Columns of ``users`` that identify rather than describe a shopper: no breakdown by them.
+_NOT_DIMENSIONS = ("id", "external_id")
+
+
+def user_dimension_columns() -> tuple[str, ...]:
+    """The ``users`` columns a result may be broken down by."""
+    return tuple(c.name for c in User.__table__.columns if c.name not in _NOT_DIMENSIONS)
+
+
+def load_user_dimension(engine: Engine, experiment_id: int, column: str) -> dict[str, str]:
+    """Each exposed user's value of ``users.<column>`` as text (absent: not a known user).
+
+    ``column`` must be one of :func:`user_dimension_columns` (it is looked up on the
+    table, never put into SQL text). Datetimes are bucketed by month.
+    """
+    if column not in user_dimension_columns():
+        raise UnknownDimension(f"cannot break down by {column!r}; users columns: "
+                         f"{', '.join(user_dimension_columns()) or 'none'}")
+    attribute = User.__table__.columns[column]
+    exposed = (select(ExperimentExposure.user_external_id)
+               .where(ExperimentExposure.experiment_id == experiment_id))
+    query = select(User.external_id, attribute).where(User.external_id.in_(exposed))
+    with session_scope(engine) as session:
+        return {user: (value.strftime("%Y-%m") if isinstance(value, datetime) else str(value))
+                for user, value in session.execute(query)}

@@ -12,6 +12,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from pigen.service.experiments import analysis, store
 from pigen.service.experiments.assignment import Variant
+from pigen.service.experiments.plan import AnalysisPlan
 from pigen.service.experiments.report import format_table, plot_timeline
 from pigen.service.experiments.store import ExposureRow, NewEvent, PurchaseRow
 
@@ -86,8 +87,7 @@ def test_srm_flags_a_broken_split() -> None:
         variants=("control", "b"), shares=(0.5, 0.5), control=0,
         user_ids=np.arange(n).astype(str).astype(object), arm=arm, exposed_at=np.zeros(n),
         purchase_user=np.array([], dtype=np.int64), purchase_value=np.array([]),
-        purchase_at=np.array([]), pre_activity=None, excluded_multi_exposed=0, start=0.0,
-        end=1.0)
+        purchase_at=np.array([]), excluded_multi_exposed=0, start=0.0, end=1.0)
     results = analysis.analyse(outcomes)
     assert results.srm.flagged and results.srm.p_value < 0.001
     assert math.isnan(results.comparisons[0].lift.estimate)  # no conversions: lift undefined
@@ -104,11 +104,12 @@ def test_cuped_reduces_variance_without_moving_the_estimate() -> None:
         variants=("control", "b"), shares=(0.5, 0.5), control=0,
         user_ids=np.arange(n).astype(str).astype(object), arm=arm, exposed_at=np.zeros(n),
         purchase_user=users, purchase_value=rng.exponential(20.0, users.size),
-        purchase_at=np.ones(users.size), pre_activity=pre, excluded_multi_exposed=0,
+        purchase_at=np.ones(users.size), covariates={"activity": pre}, excluded_multi_exposed=0,
         start=0.0, end=2.0)
-    plain = analysis.analyse(outcomes)
-    adjusted = analysis.analyse(outcomes, cuped=True)
-    assert adjusted.cuped and adjusted.cuped_variance_reduction["conversion"] > 0.05
+    plan = AnalysisPlan(secondary=("revenue_per_user",))
+    plain = analysis.analyse(outcomes, plan=plan)
+    adjusted = analysis.analyse(outcomes, cuped="single", plan=plan)
+    assert adjusted.cuped.method == "single" and adjusted.cuped.single["conversion"] > 0.05
     for a, b in zip(plain.comparisons, adjusted.comparisons, strict=True):
         assert b.difference.high - b.difference.low < a.difference.high - a.difference.low
         assert abs(b.difference.estimate - a.difference.estimate) < (
@@ -128,7 +129,7 @@ def test_report_from_the_database_table_and_plot(engine: Engine, tmp_path) -> No
                                                 occurred_at=T0 + (k % 3) * 24 * HOUR + HOUR))
     store.log_exposure(engine, exp.id, "user-0", "control" if exp.design.variant_of(
         "user-0").name != "control" else "personalized", at=T0 + 2 * HOUR)
-    report = analysis.report_for(engine, "hero", cuped=True, as_of=T0 + 72 * HOUR)
+    report = analysis.report_for(engine, "hero", cuped="multi", as_of=T0 + 72 * HOUR)
     assert report.results.excluded_multi_exposed == 1
     assert sum(a.users for a in report.results.arms) == 39
     assert sum(a.conversions for a in report.results.arms) == 9

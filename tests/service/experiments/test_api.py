@@ -125,7 +125,15 @@ def test_results_and_plot(client: TestClient) -> None:
     data = results.json()
     assert sum(a["users"] for a in data["arms"]) == 20
     assert sum(a["conversions"] for a in data["arms"]) == 5
-    assert {c["metric"] for c in data["comparisons"]} == {"conversion", "revenue_per_user"}
+    assert {c["metric"] for c in data["comparisons"]} == {
+        "conversion", "revenue_per_user", "add_to_cart_rate", "average_order_value",
+        "p90_order_value"}
+    assert data["decisions"][0]["variant"] == "personalized"
+    assert data["breakdown"]["dimension"] == "new_vs_returning"
+    multi = client.get("/v1/experiments/hero/results", params={"cuped": "multi"}).json()
+    assert multi["cuped"]["method"] == "multi" and "conversion" in multi["cuped"]["multi"]
+    unknown = client.get("/v1/experiments/hero/results", params={"dimension": "salary"})
+    assert unknown.status_code == 422 and "cannot break down by 'salary'" in unknown.text
     assert data["plot_url"] == "/v1/experiments/hero/plot.png" and data["timeline"]
     plot = client.get(data["plot_url"])
     assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
@@ -155,3 +163,17 @@ def test_unservable_variant_configs_are_422_and_nothing_is_stored(
     response = client.post("/v1/experiments", json=body, headers=ADMIN)
     assert response.status_code == 422 and message in response.text, response.text
     assert client.get("/v1/experiments").json()["experiments"] == []
+
+
+def test_the_analysis_plan_is_stored_and_validated(client: TestClient) -> None:
+    plan = {"primary": "revenue_per_user", "secondary": ["conversion"],
+            "guardrails": ["add_to_cart_rate"], "correction": "bh", "minimum_effect": 0.05}
+    created = client.post("/v1/experiments", json=BODY | {"plan": plan}, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    assert created.json()["plan"] == plan
+    for bad in ({"primary": "happiness"}, {"correction": "bonferroni"},
+                {"primary": "conversion", "secondary": ["conversion"]}, {"minimum_effect": 0}):
+        response = client.post("/v1/experiments", json=BODY | {"key": "other", "plan": bad},
+                               headers=ADMIN)
+        assert response.status_code == 422, (bad, response.text)
+    assert [e["key"] for e in client.get("/v1/experiments").json()["experiments"]] == ["hero"]

@@ -39,7 +39,8 @@ def test_create_start_report_stop(tmp_path: Path) -> None:
     table = runner.invoke(app, ["experiment", "report", "hero", "--plot", "hero.png"])
     assert table.exit_code == 0, table.output
     assert "sample ratio check" in table.output and (tmp_path / "hero.png").exists()
-    as_json = runner.invoke(app, ["experiment", "report", "hero", "--json", "--cuped"])
+    as_json = runner.invoke(app, ["experiment", "report", "hero", "--json", "--cuped",
+                                     "multi"])
     assert as_json.exit_code == 0, as_json.output
     results = json.loads(as_json.stdout)
     assert sum(a["conversions"] for a in results["arms"]) == 10
@@ -61,3 +62,30 @@ def test_create_start_report_stop(tmp_path: Path) -> None:
 def test_bad_input_exits_nonzero(args: list[str], code: int) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == code, result.output
+
+
+def test_compare_generators_creates_a_generator_ab_test(tmp_path: Path) -> None:
+    from pigen.data.model_registry import register_model_version
+    from pigen.service.cli.common import open_database
+    from pigen.service.experiments import store
+
+    engine = open_database()
+    unknown = runner.invoke(app, ["experiment", "create", "gens", "--compare-generators",
+                                  "1", "2"])
+    assert unknown.exit_code == 2 and "not a registered generator" in unknown.output
+    files = [tmp_path / f"g{k}.safetensors" for k in (0, 1)]
+    for file in files:
+        file.write_bytes(b"registry entries only: this test serves no images")
+    ids = [register_model_version(engine, "generator", file, {}, activate=k == 1).id
+           for k, file in enumerate(files)]
+    created = runner.invoke(app, [
+        "experiment", "create", "gens", "--compare-generators", str(ids[0]), str(ids[1]),
+        "--guardrail", "add_to_cart_rate", "--correction", "bh"])
+    assert created.exit_code == 0, created.output
+    info = store.get_experiment(engine, "gens")
+    assert [(v.name, v.config["generator_version"]) for v in info.variants] == [
+        ("control", ids[0]), ("treatment", ids[1])]
+    assert info.plan.guardrails == ("add_to_cart_rate",) and info.plan.correction == "bh"
+    both = runner.invoke(app, ["experiment", "create", "x", "--compare-generators", "1", "2",
+                               "-v", "a=1"])
+    assert both.exit_code == 2 and "not both" in both.output
