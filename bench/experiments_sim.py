@@ -20,6 +20,12 @@ days and analyses the data as the service would:
     detect it should match the planned power.
 (c) A broken split (48/52 where 50/50 was configured): the SRM chi-square check
     (flag at p < 0.001) should fire; on a correct split it should almost never.
+(d) Many metrics, A/A: 10 metrics (the service's five, estimated as the service
+    does, plus conversion in five product groups) x 3 variants against control,
+    30 tests per run. With Holm the share of runs with any false win must stay
+    <= 5%; naive testing and Benjamini-Hochberg are shown beside it.
+(e) CUPED on the same shoppers before and during: variance removed per metric by
+    the metric's own pre-period alone and by every covariate at once.
 
 Usage: ``python bench/experiments_sim.py [--runs 500] [--quick]``. Vectorised in
 numpy; about half a minute on two cores.
@@ -40,7 +46,20 @@ import pandas as pd  # noqa: E402
 from scipy import stats as st  # noqa: E402
 
 from pigen.data.simulator import SimulatorConfig, simulate  # noqa: E402
-from pigen.service.experiments import stats  # noqa: E402
+from pigen.service.experiments import cuped, stats  # noqa: E402
+from pigen.service.experiments.comparison import wald  # noqa: E402
+from pigen.service.experiments.metrics import (  # noqa: E402
+    UserTable,
+    arm_estimate,
+    mean_estimate,
+)
+from pigen.service.experiments.multiple_testing import adjust  # noqa: E402
+
+#: The ten metrics of the many-metrics A/A test: the service's five, and conversion
+#: within each of five product groups (as a store with per-category goals would add).
+SERVICE_METRICS = ("conversion", "revenue_per_user", "add_to_cart_rate",
+                   "average_order_value", "p90_order_value")
+GROUPS = 5
 
 CATEGORIES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
               "Sneaker", "Bag", "Ankle boot")
@@ -54,6 +73,7 @@ class Pool:
 
     p_buy: np.ndarray  # (S,) chance to convert during the experiment
     activity: np.ndarray  # (S,) ratings before the experiment (CUPED's covariate)
+    mean_stars: np.ndarray  # (S,) mean rating: an attribute known at assignment
 
 
 def shopper_pool(n_shoppers: int, base_rate: float, seed: int) -> Pool:
@@ -76,7 +96,8 @@ def shopper_pool(n_shoppers: int, base_rate: float, seed: int) -> Pool:
     for _ in range(100):
         lam = (low + high) / 2
         low, high = (lam, high) if np.mean(1 - np.exp(-lam * drive)) < base_rate else (low, lam)
-    return Pool(p_buy=1.0 - np.exp(-lam * drive), activity=activity)
+    return Pool(p_buy=1.0 - np.exp(-lam * drive), activity=activity,
+                mean_stars=per_user["mean"].to_numpy(np.float64))
 
 
 @dataclass(frozen=True)
@@ -109,12 +130,13 @@ def simulate_runs(pool: Pool, runs: int, users: int, days: int, lift: float,
 
 
 def fixed_horizon_p(looks: Looks) -> np.ndarray:
-    """(R, D) two-sided pooled z-test p-values at every look (the same test as the service)."""
+    """(R, D) two-sided unpooled Wald p-values at every look (the same test as the service)."""
     n_c, n_t = looks.n[..., 0], looks.n[..., 1]
-    x_c, x_t = looks.x[..., 0], looks.x[..., 1]
-    pooled = (x_c + x_t) / (n_c + n_t)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_t))
-    z = (x_t / n_t - x_c / n_c) / np.where(se > 0, se, np.inf)
+    p_c, p_t = looks.x[..., 0] / n_c, looks.x[..., 1] / n_t
+    # Per-user variance with ddof=1, as SampleStats.of computes it, over n.
+    var = p_c * (1 - p_c) / (n_c - 1) + p_t * (1 - p_t) / (n_t - 1)
+    se = np.sqrt(var)
+    z = (p_t - p_c) / np.where(se > 0, se, np.inf)
     return 2 * st.norm.sf(np.abs(z))
 
 
@@ -133,14 +155,82 @@ def check_against_service(looks: Looks, alpha: float, tau_relative: float) -> No
     """The vectorised tests agree with the service's own functions on one look."""
     n_c, n_t = (int(v) for v in looks.n[0, -1])
     x_c, x_t = (int(v) for v in looks.x[0, -1])
-    _, p = stats.z_test_proportions(x_c, n_c, x_t, n_t)
-    assert abs(p - fixed_horizon_p(looks)[0, -1]) < 1e-9
     yc = np.r_[np.ones(x_c), np.zeros(n_c - x_c)]
     yt = np.r_[np.ones(x_t), np.zeros(n_t - x_t)]
     c, t = stats.SampleStats.of(yc), stats.SampleStats.of(yt)
+    _, p = stats.z_test_means(c, t)
+    assert abs(p - fixed_horizon_p(looks)[0, -1]) < 1e-9
     tau = stats.msprt_tau((x_c + x_t) / (n_c + n_t), tau_relative)
     ci = stats.msprt_ci(t.mean - c.mean, c.var_of_mean + t.var_of_mean, tau, alpha)
     assert ci.excludes_zero == bool(sequential_rejects(looks, alpha, tau_relative)[0, -1])
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """One period of shopping by a sample of the pool (U users, E orders)."""
+
+    table: UserTable
+    group_buyer: np.ndarray  # (GROUPS, U) bought in product group g
+
+
+def shop(pool: Pool, who: np.ndarray, rng: np.random.Generator) -> Behaviour:
+    """Purchases (some users buy again), order values clustered by user, add-to-carts."""
+    p = pool.p_buy[who]
+    n = who.size
+    orders = (rng.random(n) < p) * (1 + rng.poisson(0.3, n))
+    owner = np.repeat(np.arange(n), orders)
+    level = rng.lognormal(3.0, 0.5, n)  # a user's typical basket
+    values = level[owner] * rng.exponential(1.0, owner.size)
+    group = rng.integers(0, GROUPS, owner.size)
+    carts = (rng.random(n) < np.clip(3.0 * p, 0.0, 1.0)).astype(np.int64)
+    table = UserTable(purchases=orders, revenue=np.bincount(owner, weights=values, minlength=n),
+                      carts=carts, order_value=values, order_user=owner)
+    group_buyer = np.zeros((GROUPS, n))
+    group_buyer[group, owner] = 1.0
+    return Behaviour(table, group_buyer)
+
+
+def many_metrics_aa(pool: Pool, runs: int, users_per_arm: int, variants: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(runs, 10 metrics x variants) p-values of A/A tests, each by the service's estimators
+    and its Wald test."""
+    out = np.empty((runs, (len(SERVICE_METRICS) + GROUPS) * variants))
+    for r in range(runs):
+        n = users_per_arm * (variants + 1)
+        arm = rng.integers(0, variants + 1, n)
+        data = shop(pool, rng.integers(0, pool.p_buy.size, n), rng)
+        rows = [np.flatnonzero(arm == j) for j in range(variants + 1)]
+        p_values = []
+        for metric in SERVICE_METRICS:
+            c = arm_estimate(metric, data.table, rows[0])
+            p_values += [wald(c, arm_estimate(metric, data.table, rows[j]))[1]
+                         for j in range(1, variants + 1)]
+        for g in range(GROUPS):
+            c = mean_estimate(data.group_buyer[g, rows[0]])
+            p_values += [wald(c, mean_estimate(data.group_buyer[g, rows[j]]))[1]
+                         for j in range(1, variants + 1)]
+        out[r] = p_values
+    return out
+
+
+def cuped_variance_removed(pool: Pool, users: int, rng: np.random.Generator
+                           ) -> dict[str, tuple[float, float]]:
+    """Per mean metric ``(single, multi)`` share of variance removed, on the same users:
+    a pre-period and an experiment period of the same shoppers."""
+    who = rng.integers(0, pool.p_buy.size, users)
+    before, during = shop(pool, who, rng), shop(pool, who, rng)
+    covariates = {
+        "pre_conversion": before.table.per_user("conversion"),
+        "pre_revenue": before.table.revenue, "pre_add_to_cart": before.table.per_user(
+            "add_to_cart_rate"),
+        "pre_orders": before.table.purchases.astype(np.float64),
+        "activity": pool.activity[who], "mean_stars": pool.mean_stars[who]}
+    out = {}
+    for metric in ("conversion", "revenue_per_user", "add_to_cart_rate"):
+        y = during.table.per_user(metric)
+        out[metric] = (cuped.single(metric, y, covariates).variance_removed,
+                       cuped.multi(y, covariates).variance_removed)
+    return out
 
 
 def verdict(ok: bool) -> str:
@@ -157,10 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--power", type=float, default=0.80)
     parser.add_argument("--shoppers", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--users-per-arm", type=int, default=4000,
+                        help="users per arm of the many-metrics A/A test")
+    parser.add_argument("--cuped-users", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="smoke run: 40 runs, 1,000 shoppers")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.shoppers = 40, 1000
+        args.runs, args.shoppers, args.users_per_arm, args.cuped_users = 40, 1000, 1000, 4000
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     tau_rel = stats.DEFAULT_TAU_RELATIVE
@@ -212,14 +305,27 @@ def main(argv: list[str] | None = None) -> int:
           f"(median p {np.median(p_broken):.1e}); on a true 50/50 split {false_flags:.1%} "
           f"-> {verdict(ok_c)}")
 
-    # CUPED on the same shoppers: pre-experiment activity as the covariate.
-    who = rng.integers(0, pool.p_buy.size, users)
-    y = (rng.random(users) < pool.p_buy[who]).astype(np.float64)
-    adjusted = stats.cuped_adjust(y, pool.activity[who])
-    print(f"CUPED     pre-experiment activity removes {1 - adjusted.var() / y.var():.1%} of "
-          "the conversion variance")
+    # (d) Many metrics: 10 metrics x 3 variants against control, all A/A.
+    p_many = many_metrics_aa(pool, args.runs, args.users_per_arm, 3, rng)
+    tests = p_many.shape[1]
+    naive = float(np.mean((p_many < args.alpha).any(axis=1)))
+    holm = float(np.mean([(adjust(row, "holm") < args.alpha).any() for row in p_many]))
+    bh = float(np.mean([(adjust(row, "bh") < args.alpha).any() for row in p_many]))
+    per_test = float(np.mean(p_many < args.alpha))
+    se_holm = np.sqrt(max(holm * (1 - holm), 1e-9) / args.runs)
+    ok_d = holm <= 0.05
+    print(f"(d) A/A, 10 metrics x 3 variants ({tests} tests, {args.users_per_arm:,} users per "
+          f"arm): runs with any false win: naive {naive:.1%}, Holm {holm:.1%} (+- "
+          f"{2 * se_holm:.1%}; target <= 5%) -> {verdict(ok_d)}, Benjamini-Hochberg {bh:.1%} "
+          f"(all nulls true: FDR = FWER); per-test false-positive rate {per_test:.1%}")
+
+    # (e) CUPED: one covariate (the metric's own pre-period) vs all of them, same users.
+    removed = cuped_variance_removed(pool, args.cuped_users, rng)
+    parts = "; ".join(f"{m} {one:.1%} single vs {many:.1%} multi"
+                      for m, (one, many) in removed.items())
+    print(f"(e) CUPED variance removed on {args.cuped_users:,} shoppers: {parts}")
     print(f"time      {time.perf_counter() - started:.1f}s")
-    return 0 if (ok_a and ok_b and ok_c) or args.quick else 1
+    return 0 if (ok_a and ok_b and ok_c and ok_d) or args.quick else 1
 
 
 if __name__ == "__main__":
