@@ -41,6 +41,7 @@ from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
 from pigen.service.middleware import BodyLimit, RequestMetrics
+from pigen.service.outages import add_outage_handlers
 from pigen.service.runtime import ModelsNotReady, Runtime
 from pigen.service.settings import Settings, get_settings
 
@@ -75,13 +76,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     metrics = ServiceMetrics()
     runtime = Runtime(engine, settings,
                       on_fallback=lambda kind: metrics.model_fallbacks.labels(kind=kind).inc())
-    image_service = ImageService(engine, runtime, ImageFiles(settings.images_dir), metrics,
+    files = ImageFiles(settings.images_dir,
+                       on_corrupt=lambda _: metrics.image_cache.labels("corrupt").inc())
+    image_service = ImageService(engine, runtime, files, metrics,
                                  settings.batch_max_size, settings.batch_max_wait_ms,
                                  unfetched_kept=settings.max_unfetched_images)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_prepare, engine, settings, runtime)
+        await asyncio.to_thread(_remove_partial_writes, image_service.files)
         await image_service.batcher.start()
         refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds))
                      if settings.model_refresh_seconds > 0 else None)
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)
     _add_handlers(app)
+    add_outage_handlers(app)
     add_docs_pages(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -139,6 +144,13 @@ def _prepare(engine: Engine, settings: Settings, runtime: Runtime) -> None:
     pin_single_threaded_blas()
     torch.set_num_threads(settings.generator_threads)
     runtime.load()
+
+
+def _remove_partial_writes(files: ImageFiles) -> None:
+    """A killed server leaves half-written temporary files; they are never served, only swept."""
+    removed = files.remove_partial_writes()
+    if removed:
+        log.warning("removed %d partial image writes left by an earlier run", removed)
 
 
 async def _follow_registry(runtime: Runtime, every_seconds: float) -> None:

@@ -11,14 +11,16 @@ path: paths are built from validated hex ids only.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pigen.data.conditions import ConditionVector
 from pigen.data.schema import GeneratedImage, User
+from pigen.service.png_check import png_intact
+
+log = logging.getLogger(__name__)
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -138,13 +143,30 @@ def find_image(engine: Engine, image_id: str) -> StoredImage | None:
                        int(row.seed), row.path)
 
 
-class ImageFiles:
-    """Canonical PNGs under ``root/<id[:2]>/<id>.png`` plus a small in-memory LRU."""
+class ImageStoreFull(OSError):
+    """The disk (or a file-size limit) refused an image: nothing partial was left behind."""
 
-    def __init__(self, root: Path, memory_items: int = 1024) -> None:
+
+#: errno values that mean "no room": the disk or quota is full, or a file-size limit.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+#: Temporary names of writes in progress (a killed process leaves these behind).
+PARTIAL_WRITE = re.compile(r"^\.[0-9a-f]{32}\.png\.[0-9a-f]{32}\.tmp$")
+
+
+class ImageFiles:
+    """Canonical PNGs under ``root/<id[:2]>/<id>.png`` plus a small in-memory LRU.
+
+    A file is trusted only when whole (:func:`png_intact`): a truncated or
+    corrupted one reads as missing, so the image is made again and the good
+    file replaces it. ``on_corrupt(image_id)`` hears of each one found.
+    """
+
+    def __init__(self, root: Path, memory_items: int = 1024,
+                 on_corrupt: Callable[[str], None] = lambda image_id: None) -> None:
         self.root = root
         self._memory: OrderedDict[tuple[str, str, int | None], bytes] = OrderedDict()
         self._memory_items = memory_items
+        self._on_corrupt = on_corrupt
 
     def path_of(self, image_id: str) -> Path:
         if not valid_image_id(image_id):  # the only way a request value nears a path
@@ -152,19 +174,55 @@ class ImageFiles:
         return self.root / image_id[:2] / f"{image_id}.png"
 
     def read(self, image_id: str) -> bytes | None:
+        """The stored PNG, or None when there is none or it is not whole (never served)."""
         path = self.path_of(image_id)
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
+        if not png_intact(data):
+            log.warning("image %s: the cached file is truncated or corrupt (%d bytes); "
+                        "making it again", image_id, len(data))
+            self._on_corrupt(image_id)
+            return None
+        return data
 
     def write(self, image_id: str, png: bytes) -> Path:
+        """Write atomically and durably: temporary name, fsync, rename in the same folder.
+
+        :class:`ImageStoreFull` when the disk has no room; either way no partial
+        file stays behind.
+        """
         path = self.path_of(image_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(png)
-        os.replace(tmp, path)  # atomic; a concurrent writer of this id wrote the same bytes
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(png)
+                handle.flush()
+                os.fsync(handle.fileno())  # the bytes are on disk before the name is
+            os.replace(tmp, path)  # atomic; a concurrent writer of this id wrote the same bytes
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            if error.errno in NO_ROOM:
+                raise ImageStoreFull(error.errno, f"no room to store image {image_id}"
+                                     ) from error
+            raise
         return path
+
+    def remove_partial_writes(self) -> int:
+        """Delete temporary files left by a killed process; returns how many."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for folder in self.root.iterdir():
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if PARTIAL_WRITE.fullmatch(entry.name):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def remembered(self, key: tuple[str, str, int | None]) -> bytes | None:
         data = self._memory.get(key)
