@@ -1,7 +1,10 @@
 """Load a registered model version and prove it works before it serves.
 
 A version is trusted only after its file parsed *and* one inference ran (ALS:
-recommend for one user; generator: one image of a valid condition). Failures
+recommend for one user; generator: one image of a valid condition). The file is
+read once into a private copy, and that copy is what is checked against the
+registry's sha256 and parsed: a file replaced or rewritten on disk while it
+loads is refused, never half-loaded. Failures
 become :class:`ModelLoadError`, whose message is safe to show any caller (the
 file's name and what is wrong, no server path, no library internals); the
 full cause goes to the server's log.
@@ -9,9 +12,13 @@ full cause goes to the server's log.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,24 +56,37 @@ def load_checked(version: ModelVersionInfo, device: str = "cpu") -> Any:
     if version.kind == ALS_KIND:
         return _checked(version, _load_als, _smoke_als)
     if version.kind == GENERATOR_KIND:
-        return _checked(version, lambda v: _load_generator(v, device), _smoke_generator)
+        return _checked(version, lambda v, path: _load_generator(v, path, device),
+                        _smoke_generator)
     raise ModelLoadError(version, f"the service serves no models of kind {version.kind!r} "
                                   f"(it serves {', '.join(KINDS)})")
 
 
-def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo], Any],
+def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, Path], Any],
              smoke: Callable[[Any], None]) -> Any:
-    if not version.path.is_file():
-        log.warning("%s version %d: no file at %s", version.kind, version.id, version.path)
-        raise ModelLoadError(version, "its file is missing on the server")
     try:
-        model = load(version)
-    except ModelLoadError:
-        raise
-    except Exception as error:  # any failure to parse means "refuse", said plainly
-        log.warning("cannot load %s version %d from %s: %r", version.kind, version.id,
-                    version.path, error)
-        raise ModelLoadError(version, _problem(version, error)) from error
+        data = version.path.read_bytes()  # one read: what is checked is what is parsed
+    except OSError:
+        log.warning("%s version %d: no readable file at %s", version.kind, version.id,
+                    version.path)
+        raise ModelLoadError(version, "its file is missing on the server") from None
+    with tempfile.TemporaryDirectory(prefix="pigen-model-") as folder:
+        private = Path(folder) / version.path.name
+        private.write_bytes(data)
+        try:
+            model = load(version, private)
+        except ModelLoadError:
+            raise
+        except Exception as error:  # any failure to parse means "refuse", said plainly
+            log.warning("cannot load %s version %d from %s: %r", version.kind, version.id,
+                        version.path, error)
+            raise ModelLoadError(version, _problem(version, error, private)) from error
+    if not matches_registered(version, data):
+        # Images are cached and recorded per version id: serving other bytes under
+        # this id would make "which model made this picture" a lie.
+        log.error("%s version %d: %s no longer has the sha256 it was registered with",
+                  version.kind, version.id, version.path)
+        raise ModelLoadError(version, FILE_CHANGED)
     try:
         smoke(model)
     except Exception as error:
@@ -77,7 +97,18 @@ def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo], Any],
     return model
 
 
-def _problem(version: ModelVersionInfo, error: Exception) -> str:
+#: The public problem of a version whose file's bytes are not the registered ones.
+FILE_CHANGED = ("its file changed since it was registered; register the new file as a "
+                "new version")
+
+
+def matches_registered(version: ModelVersionInfo, data: bytes) -> bool:
+    """Whether ``data`` has the sha256 the registry holds (True for versions without one)."""
+    registered = version.config.get("sha256")
+    return registered is None or hashlib.sha256(data).hexdigest() == registered
+
+
+def _problem(version: ModelVersionInfo, error: Exception, private: Path) -> str:
     """What is wrong with the file, in words a caller can act on."""
     from safetensors import SafetensorError
 
@@ -92,17 +123,17 @@ def _problem(version: ModelVersionInfo, error: Exception) -> str:
     if isinstance(error, ModelFileError):
         # These name the file by path and say what is wrong; keep the what.
         text = str(error)
-        for path in (str(version.path.resolve()), str(version.path)):
+        for path in (str(private), str(version.path.resolve()), str(version.path)):
             text = text.replace(f"{path}: ", "").replace(path, version.path.name)
         if "/" not in text and "pickle" not in text:
             return f"its file does not hold a valid model: {text}"
     return f"its file does not hold a valid {version.kind} model"
 
 
-def _load_als(version: ModelVersionInfo) -> ALSRecommender:
+def _load_als(version: ModelVersionInfo, path: Path) -> ALSRecommender:
     from pigen.recsys.als import ALSRecommender
 
-    return ALSRecommender.load(version.path)
+    return ALSRecommender.load(path)
 
 
 def _smoke_als(als: ALSRecommender) -> None:
@@ -114,18 +145,12 @@ def _smoke_als(als: ALSRecommender) -> None:
         raise ValueError(f"test recommendation gave rows {rows!r}, scores {scores!r}")
 
 
-def _load_generator(version: ModelVersionInfo, device: str) -> LoadedGenerator:
+def _load_generator(version: ModelVersionInfo, path: Path, device: str) -> LoadedGenerator:
     from pigen.generator.checkpoint import load_generator
     from pigen.generator.device import resolve_device
 
-    loaded = load_generator(version.path, device=resolve_device(device))
-    registered = version.config.get("sha256")
-    if registered is not None and loaded.sha256 != registered:
-        # Images are cached and recorded per version id: serving other bytes under
-        # this id would make "which model made this picture" a lie.
-        raise ModelLoadError(version, "its file changed since it was registered; register "
-                                      "the new file as a new version")
-    return loaded
+    loaded = load_generator(path, device=resolve_device(device))
+    return replace(loaded, path=version.path)  # the registered file, not the private copy
 
 
 def _smoke_generator(loaded: LoadedGenerator) -> None:

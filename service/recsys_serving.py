@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -58,7 +59,10 @@ def train_and_register(engine: Engine, models_dir: Path, config: ALSConfig,
         "read_seconds": round(read_seconds, 3), "fit_seconds": round(fit_seconds, 3),
         "total_seconds": round(time.perf_counter() - started, 3),
     }
-    return register_model_version(engine, MODEL_KIND, path, config.to_dict(), metrics)
+    # The file's sha256 is registered with it: a loader refuses other bytes under this id.
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return register_model_version(engine, MODEL_KIND, path, {**config.to_dict(), "sha256": digest},
+                                  metrics)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,12 @@ from pigen.data.model_registry import (
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.service import generator_serving, recsys_serving
-from pigen.service.model_loading import KINDS, ModelLoadError, load_checked
+from pigen.service.model_loading import (
+    KINDS,
+    ModelLoadError,
+    load_checked,
+    matches_registered,
+)
 from pigen.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -95,6 +100,7 @@ class Runtime:
         self._on_fallback = on_fallback  # e.g. count it in a metric
         self.fallbacks: dict[str, Fallback] = {}  # kind -> what serves instead of the active
         self._failed: dict[int, tuple[int, int] | None] = {}  # refused id -> its file's stamp
+        self._served_stamps: dict[int, tuple[int, int] | None] = {}  # served id -> checked stamp
         self._current: ModelSet | None = None
         self._error: str | None = "models not loaded yet"
         self.catalog: dict[str, CatalogItem] = {}
@@ -188,6 +194,7 @@ class Runtime:
                 await asyncio.to_thread(self.load)
                 return self._current is not None
             # Items ingested since start-up: seen first, so a new ALS sees them too.
+            await asyncio.to_thread(self._check_served_files)
             swapped = await asyncio.to_thread(self._follow_catalog)
             for kind in KINDS:
                 active = await asyncio.to_thread(active_model_version, self.engine, kind)
@@ -295,6 +302,40 @@ class Runtime:
         log.info("catalog reloaded: %d items", len(self.catalog))
         return True
 
+    def _check_served_files(self) -> None:
+        """Notice a served model's file replaced on disk; keep serving the loaded copy.
+
+        A file whose (mtime, size) changed is hashed again. Bytes other than the
+        registered ones mean a restart or a reload would refuse it (or worse, a
+        half-written file): said once by the log, ``/readyz`` (degraded) and the
+        fallback metric, until the file is restored or another version activated.
+        """
+        current = self._current
+        if current is None:
+            return
+        for version in (current.als_version, current.generator_version):
+            stamp = _stamp(version)
+            if version.id in self._served_stamps and self._served_stamps[version.id] == stamp:
+                continue
+            self._served_stamps[version.id] = stamp
+            try:
+                intact = matches_registered(version, version.path.read_bytes())
+            except OSError:
+                intact = False
+            reported = self.fallbacks.get(version.kind)
+            if intact:
+                if reported == _file_changed(version):
+                    self.fallbacks.pop(version.kind)
+                    log.warning("the file of %s version %d has its registered bytes again",
+                                version.kind, version.id)
+                continue
+            if reported is None:
+                self.fallbacks[version.kind] = _file_changed(version)
+                log.error("the file of %s version %d (%s) changed on disk since it was "
+                          "registered; still serving the copy loaded before. Restore the file "
+                          "or activate another version.", version.kind, version.id, version.path)
+                self._on_fallback(version.kind)
+
     def _load_catalog(self) -> None:
         # The stamp is read first: items ingested while the frame is read make the
         # next check reload again rather than be missed.
@@ -314,6 +355,12 @@ class Runtime:
     def _attributes(self, als: ALSRecommender) -> ItemAttributes:
         items = self._items_frame
         return ItemAttributes.from_frame(items, als.items, catalog_layout(items))
+
+
+def _file_changed(version: ModelVersionInfo) -> Fallback:
+    return Fallback(version.kind, version.id, version.id,
+                    f"the file of {version.kind} version {version.id} changed on disk since it "
+                    "was registered; still serving the copy loaded before")
 
 
 def _stamp(version: ModelVersionInfo) -> tuple[int, int] | None:

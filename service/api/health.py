@@ -49,6 +49,8 @@ async def readyz(engine: EngineDep, runtime: RuntimeDep) -> Response:
     fallbacks = [asdict(f) for f in runtime.fallbacks.values()]
     if fallbacks:
         kinds = ", ".join(f"{f['kind']} {f['serving']} instead of {f['active']}"
+                          if f["serving"] != f["active"] else
+                          f"{f['kind']} {f['serving']} from memory (its file changed on disk)"
                           for f in fallbacks)
         return JSONResponse({"status": "degraded", "detail": f"serving fallback models: {kinds}",
                              "fallback": fallbacks})
