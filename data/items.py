@@ -18,7 +18,10 @@ def read_items_frame(engine: Engine) -> pd.DataFrame:
             Item.external_id, Item.category, Item.colour, Item.colour_name, Item.pattern,
             Item.image_path).order_by(Item.id)).all()
     # object columns: pandas 3 would read a missing colour or pattern as NaN, not None.
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(ITEM_COLUMNS), dtype=object)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(ITEM_COLUMNS), dtype=object)
+    # Items made by `ingest ratings --create-items` store category "": no category.
+    frame["category"] = pd.Series([c or None for c in frame["category"]], dtype=object)
+    return frame
 
 
 def catalog_stamp(engine: Engine) -> tuple[int, int | None]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from pigen.data.ids import ID_PATTERN, id_problem
 from pigen.data.ingest.bulk import (
@@ -38,6 +38,9 @@ OPTIONAL = ("timestamp", "kind")
 RATING_RANGE = (-1e6, 1e6)
 # Later than this is almost surely milliseconds or garbage, not seconds.
 LATEST_TIMESTAMP = 32_503_680_000  # 3000-01-01T00:00:00Z
+#: What marks an item created by ``create_items``: it has no category (""), colour
+#: or pattern, so it can be recommended but never shapes image conditions.
+RATINGS_ONLY = {"ratings_only": True}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class RatingsOptions:
     # A row whose (user, item, kind, time) is stored with another value:
     # "error" rejects the file, "skip" keeps the stored value, "update" replaces it.
     on_conflict: OnConflict = "error"
+    # Unknown item ids become items with no attributes (flagged RATINGS_ONLY)
+    # instead of rejecting the file: a ratings-only store needs no catalog.
+    create_items: bool = False
 
 
 def ingest_ratings(engine: Engine, path: Path, options: RatingsOptions | None = None
@@ -66,7 +72,7 @@ def ingest_ratings(engine: Engine, path: Path, options: RatingsOptions | None = 
     started = time.perf_counter()
     table = read_table(path, REQUIRED, OPTIONAL, options.columns, options.encoding)
     frame = validate_ratings(table, options)
-    return _write(engine, frame, table.source, started, options.on_conflict)
+    return _write(engine, frame, table.source, started, options)
 
 
 def ingest_ratings_frame(engine: Engine, ratings: pd.DataFrame, source: str = "ratings",
@@ -75,8 +81,7 @@ def ingest_ratings_frame(engine: Engine, ratings: pd.DataFrame, source: str = "r
     options = options or RatingsOptions()
     started = time.perf_counter()
     table = table_from_frame(source, ratings, REQUIRED, columns=(*REQUIRED, *OPTIONAL))
-    return _write(engine, validate_ratings(table, options), source, started,
-                  options.on_conflict)
+    return _write(engine, validate_ratings(table, options), source, started, options)
 
 
 @dataclass(frozen=True)
@@ -205,8 +210,10 @@ def _kinds(table: Table, default: str, problems: list[Problem]) -> np.ndarray:
 
 
 def _write(engine: Engine, rows: ValidRatings, source: str, started: float,
-           on_conflict: OnConflict) -> IngestReport:
+           options: RatingsOptions) -> IngestReport:
+    on_conflict = options.on_conflict
     with engine.begin() as connection:
+        new_items = _create_items(connection, rows) if options.create_items else 0
         item_pks = _item_pks(connection, rows, source)
         user_pks, new_users = ensure_users(connection, rows.users)
         keep, repeated = _first_of_repeats(user_pks, item_pks, rows, source)
@@ -226,6 +233,7 @@ def _write(engine: Engine, rows: ValidRatings, source: str, started: float,
         conflicts_kept=len(written.conflicts) - written.updated,
         negative_values=int((rows.values < 0).sum()),
         new_users=new_users,
+        new_items=new_items,
         duplicates_in_file=repeated,
         seconds=time.perf_counter() - started,
     )
@@ -242,6 +250,18 @@ def _conflict_problems(rows: np.ndarray) -> list[Problem]:
     return problems
 
 
+def _create_items(connection: Connection, rows: ValidRatings) -> int:
+    """Insert the rows' unknown items with no attributes (in the caller's transaction)."""
+    stored = pa.array(connection.execute(select(Item.external_id)).scalars().all(), pa.string())
+    unique = pc.unique(rows.items)
+    missing = pc.filter(unique, pc.invert(pc.is_in(unique, stored))).to_pylist()
+    if missing:
+        connection.execute(insert(Item), [
+            {"external_id": item, "category": "", "attributes": RATINGS_ONLY}
+            for item in missing])
+    return len(missing)
+
+
 def _item_pks(connection: Connection, rows: ValidRatings, source: str) -> np.ndarray:
     """Primary keys of each row's item; rejects the file if any item is not in the catalog."""
     stored = connection.execute(select(Item.external_id, Item.id)).all()
@@ -253,7 +273,8 @@ def _item_pks(connection: Connection, rows: ValidRatings, source: str) -> np.nda
         lines = np.flatnonzero(unknown)
         names = pc.filter(rows.items, pa.array(unknown)).to_pylist()
         problems = [Problem(f"unknown item {name!r} (not in the catalog; ingest the catalog "
-                            "first or fix the id)", int(row) + FIRST_DATA_LINE, "item_id")
+                            "first, fix the id, or pass --create-items)",
+                            int(row) + FIRST_DATA_LINE, "item_id")
                     for row, name in zip(lines[:MAX_LISTED], names, strict=False)]
         if len(lines) > MAX_LISTED:
             problems.append(Problem(f"{len(lines) - MAX_LISTED} more rows with unknown items",

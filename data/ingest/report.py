@@ -19,6 +19,8 @@ class IngestReport:
     # Values below 0: dislikes to ALS, reported so they are never a surprise.
     negative_values: int = 0
     new_users: int = 0
+    # Items created with no attributes (``create_items``: a ratings-only store).
+    new_items: int = 0
     duplicates_in_file: int = 0
     seconds: float = 0.0
 
@@ -37,6 +39,8 @@ class IngestReport:
             parts.append(f"{self.negative_values:,} negative values (dislikes)")
         if self.new_users:
             parts.append(f"{self.new_users:,} new users")
+        if self.new_items:
+            parts.append(f"{self.new_items:,} new items without attributes")
         if self.duplicates_in_file:
             parts.append(f"{self.duplicates_in_file:,} repeated rows in the file skipped")
         return f"{self.source}: " + ", ".join(parts) + f" in {self.seconds:.2f}s"

@@ -94,6 +94,9 @@ def ingest_ratings_command(
                               ] = "s",
     encoding: EncodingOption = "utf-8",
     on_conflict: OnConflictOption = "error",
+    create_items: Annotated[bool, typer.Option(
+        "--create-items", help="Create unknown items with no attributes (a ratings-only "
+        "store: they can be recommended but do not shape images).")] = False,
 ) -> None:
     """Load interactions. All-or-nothing; loading the same file twice adds nothing."""
     skip_native_teardown()
@@ -109,7 +112,8 @@ def ingest_ratings_command(
         options = RatingsOptions(columns=parse_column_mapping(column or []), default_kind=kind,
                                  timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
                                  encoding=encoding, value_range=settings.rating_range,
-                                 on_conflict=on_conflict)  # type: ignore[arg-type]
+                                 on_conflict=on_conflict,  # type: ignore[arg-type]
+                                 create_items=create_items)
         report = ingest_ratings(open_database(), file, options)
     except (IngestError, ValueError) as error:
         raise fail(str(error)) from None

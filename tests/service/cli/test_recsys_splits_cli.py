@@ -55,3 +55,28 @@ def test_tune_last_n_liked_only_then_train_and_evaluate_on_a_test_file(tmp_path:
     (tmp_path / "bad.csv").write_text("user_id,item_id\nshopper-00001,no-such-item\n")
     bad = runner.invoke(app, ["recsys", "evaluate", "--split-file", "bad.csv"])
     assert bad.exit_code == 2 and "no-such-item" in bad.output
+
+
+@pytest.mark.slow
+def test_a_ratings_only_store_from_the_command_line(tmp_path: Path) -> None:
+    lines = ["user_id,item_id,rating,timestamp"]
+    for u in range(30):
+        tribe = u % 2
+        for k in range(6):
+            lines.append(f"u{u},movie{tribe * 6 + (u + k) % 6},{4 + k % 2},{1000 * u + k}")
+    (tmp_path / "ratings.csv").write_text("\n".join(lines) + "\n")
+    refused = runner.invoke(app, ["ingest", "ratings", "ratings.csv"])
+    assert refused.exit_code == 1 and "--create-items" in refused.output
+    loaded = runner.invoke(app, ["ingest", "ratings", "ratings.csv", "--create-items"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "12 new items without attributes" in loaded.output
+    trained = runner.invoke(app, ["recsys", "train", "--set", "factors=4"])
+    assert trained.exit_code == 0, trained.output
+    evaluated = runner.invoke(app, ["recsys", "evaluate", "--json", "--split", "last-n:1",
+                                    "--k", "3", "--set", "factors=4"])
+    assert evaluated.exit_code == 0, evaluated.output
+    tuned = runner.invoke(app, ["recsys", "tune", "--split", "last-n:1", "--trials", "2",
+                                "--k", "3", "--output", "best.json"])
+    assert tuned.exit_code == 0, tuned.output
+    answer = runner.invoke(app, ["recsys", "recommend", "u0", "--n", "2"])
+    assert answer.exit_code == 0 and "movie" in answer.output
