@@ -169,6 +169,7 @@ class ProtocolResult:
     k: int
     rows: dict[str, dict[str, float]]  # model name -> metrics
     tuned_config: dict[str, object]
+    folded_config: dict[str, object] | None  # chosen on several validation folds
     validation_ndcg: float
     trials: int
     tune_seconds: float
@@ -178,7 +179,8 @@ class ProtocolResult:
 
 
 def run_protocol(frame: pd.DataFrame, protocol: Protocol, space: SearchSpace,
-                 trials: int, ease_lambdas: tuple[float, ...] = EASE_LAMBDAS) -> ProtocolResult:
+                 trials: int, ease_lambdas: tuple[float, ...] = EASE_LAMBDAS,
+                 folds: int = 1) -> ProtocolResult:
     split = protocol.plan.apply(frame)
     test = relevant_only(split.test, protocol.relevant_from)
     k = protocol.k
@@ -200,6 +202,12 @@ def run_protocol(frame: pd.DataFrame, protocol: Protocol, space: SearchSpace,
     tune_seconds = time.perf_counter() - start
     score("pigen tuned", ALSRecommender(tuning.best).fit(split.train, split.users,
                                                          split.items))
+    folded = None
+    if folds > 1:  # the same grid ranked on `folds` validation folds
+        folded = tune_als(split, protocol.plan, space, mode="random", trials=trials, k=k,
+                          relevant_from=protocol.relevant_from, progress=False, folds=folds)
+        score(f"pigen tuned, {folds} folds", ALSRecommender(folded.best).fit(
+            split.train, split.users, split.items))
     plain = plain_implicit(split, tuning.best, protocol.relevant_from, k)
 
     # 4. EASE
@@ -208,6 +216,7 @@ def run_protocol(frame: pd.DataFrame, protocol: Protocol, space: SearchSpace,
     return ProtocolResult(
         protocol=protocol.name, k=k, rows=rows, tuned_config=tuning.best.to_dict(),
         validation_ndcg=tuning.trials[0].metrics[tuning.metric], trials=len(tuning.trials),
+        folded_config=None if folded is None else folded.best.to_dict(),
         tune_seconds=tune_seconds, plain_implicit_ndcg=plain, ease_l2=ease_l2,
         test_users=int((np.diff(test.indptr) > 0).sum()),
     )
@@ -241,6 +250,11 @@ def format_report(results: list[ProtocolResult]) -> str:
         lines.append(f"  tuned: best of {result.trials} random trials on validation "
                      f"(ndcg@{k} {result.validation_ndcg:.4f}, {result.tune_seconds:.0f} s): "
                      f"{json.dumps(_changed(result.tuned_config))}")
+        if result.folded_config is not None:
+            folded = next(name for name in result.rows if "folds" in name)
+            ratio = result.rows[folded][f"ndcg@{k}"] / ease
+            lines.append(f"  {folded} / EASE = {ratio:.3f}: "
+                         f"{json.dumps(_changed(result.folded_config))}")
         lines.append(f"  EASE l2 chosen on validation: {result.ease_l2:g}")
         lines.append("")
     return "\n".join(lines)
@@ -260,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(PROTOCOLS))
     parser.add_argument("--trials", type=int, default=BENCH_TRIALS,
                         help="random candidates the tuner fits per protocol")
+    parser.add_argument("--folds", type=int, default=1,
+                        help="also tune on this many validation folds (a second tuned row)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -272,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = []
     for name in args.protocols:
-        results.append(run_protocol(frame, PROTOCOLS[name], space, trials, lambdas))
+        results.append(run_protocol(frame, PROTOCOLS[name], space, trials, lambdas,
+                                    args.folds))
         print(format_report(results[-1:]), flush=True)
     print(f"total wall time {time.perf_counter() - started:.0f} s")
     if args.json:

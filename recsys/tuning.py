@@ -162,16 +162,22 @@ def tune_als(
     seed: int = 0,
     progress: bool = True,
     relevant_from: float | None = None,
+    folds: int = 1,
 ) -> TuningResult:
     """Search ALS configs on validation carved from ``split``'s train; test is never read.
 
     ``kind`` (a split kind or a :class:`SplitPlan`) should match how ``split``
     was made, so validation mimics test. ``mode="random"`` tries ``trials``
     distinct grid points drawn with ``seed``. With ``relevant_from`` only
-    validation values >= it count as hits, as in the evaluation. A candidate
-    whose value mapping leaves nothing to fit (a binary threshold above every
-    value) is skipped; if all are, that is a ValueError.
+    validation values >= it count as hits, as in the evaluation. ``folds`` > 1
+    carves validation again out of the previous fold's train (e.g. each user's
+    5 ratings before the last 5) and ranks by the mean over folds: more
+    held-out events, less luck in which config wins. A candidate whose value
+    mapping leaves nothing to fit (a binary threshold above every value) is
+    skipped; if all are, that is a ValueError.
     """
+    if folds < 1:
+        raise ValueError(f"folds must be >= 1, got {folds}")
     if metric not in METRIC_NAMES:
         raise ValueError(f"metric must be one of {METRIC_NAMES}, got {metric!r}")
     if mode not in ("grid", "random"):
@@ -180,8 +186,9 @@ def tune_als(
     base = base if base is not None else ALSConfig()
     candidates = space.grid(base) if mode == "grid" else space.sample(base, trials, seed)
     plan = kind if isinstance(kind, SplitPlan) else SplitPlan(kind, seed=seed)
-    inner = validation_split(split, plan)
-    validation = relevant_only(inner.test, relevant_from)
+    inners = [validation_split(split, plan)]
+    while len(inners) < folds:
+        inners.append(validation_split(inners[-1], plan))
     key = f"{metric}@{k}"
 
     results: list[Trial] = []
@@ -189,13 +196,13 @@ def tune_als(
     for config in bar:
         start = time.perf_counter()
         try:
-            model = ALSRecommender(config).fit(inner.train, inner.users, inner.items)
+            per_fold = [_fit_and_score(config, inner, relevant_from, k) for inner in inners]
         except ValueError as error:
             if "no interactions left" in str(error):
                 continue  # this mapping drops every value of this data set
             raise
-        seconds = time.perf_counter() - start
-        metrics = evaluate(model, inner.train, validation, k).as_dict()
+        seconds = (time.perf_counter() - start) / folds
+        metrics = {name: float(np.mean([m[name] for m in per_fold])) for name in per_fold[0]}
         results.append(Trial(config, metrics, seconds))
         bar.set_postfix({f"best {key}": f"{max(t.metrics[key] for t in results):.4f}"})
     if not results:
@@ -203,3 +210,9 @@ def tune_als(
     # Stable: among equal scores the earlier (smaller, cheaper) candidate wins.
     results.sort(key=lambda trial: -trial.metrics[key])
     return TuningResult(key, tuple(results))
+
+
+def _fit_and_score(config: ALSConfig, inner: Split, relevant_from: float | None,
+                   k: int) -> dict[str, float]:
+    model = ALSRecommender(config).fit(inner.train, inner.users, inner.items)
+    return evaluate(model, inner.train, relevant_only(inner.test, relevant_from), k).as_dict()

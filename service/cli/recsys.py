@@ -192,6 +192,8 @@ def tune(
     trials: Annotated[int, typer.Option(help="Candidates for --mode random.")] = 30,
     metric: Annotated[str, typer.Option(help="ndcg, precision, recall or map.")] = "ndcg",
     k: Annotated[int, typer.Option(help="Cut-off of the validation metric.")] = 10,
+    folds: Annotated[int, typer.Option(help="Validation folds, each carved from the "
+                                       "previous one's train; ranks by their mean.")] = 1,
     seed: int = 0,
     output: Annotated[Path | None, typer.Option(
         help="Where the best config goes (default MODELS_DIR/als_tuned.json); "
@@ -206,8 +208,8 @@ def tune(
 
     if mode not in ("grid", "random"):
         raise cli.fail(f"--mode must be grid or random, not {mode!r}", 2)
-    if k < 1 or trials < 1:
-        raise cli.fail("--k and --trials must be at least 1", 2)
+    if k < 1 or trials < 1 or folds < 1:
+        raise cli.fail("--k, --trials and --folds must be at least 1", 2)
     plan = split_plan(split, min_ratings, seed)
     frame = load_interactions(dataset, cli.open_database)
     parts, plan = make_parts(frame, plan, split_file)
@@ -216,7 +218,8 @@ def tune(
         space = space.replace(binary_threshold=(relevant_from,))
     try:
         result = tune_als(parts, plan, space, mode=mode, trials=trials,  # type: ignore[arg-type]
-                          metric=metric, k=k, seed=seed, relevant_from=relevant_from)
+                          metric=metric, k=k, seed=seed, relevant_from=relevant_from,
+                          folds=folds)
     except ValueError as error:
         raise cli.fail(str(error), 2) from None
     typer.echo(f"top trials by validation {result.metric} (test never read):")

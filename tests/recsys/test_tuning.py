@@ -129,3 +129,19 @@ def test_candidates_a_mapping_empties_are_skipped(interactions: pd.DataFrame) ->
                                            for t in result.trials)
     with pytest.raises(ValueError, match="dropped all interactions"):
         tune_als(split, "random", space.replace(value_mapping=("binary",)), progress=False)
+
+
+def test_folds_rank_by_the_mean_over_earlier_validation_carvings(
+        interactions: pd.DataFrame) -> None:
+    plan = SplitPlan.parse("last-n:2")
+    split = plan.apply(interactions)
+    one = tune_als(split, plan, SMALL, progress=False)
+    two = tune_als(split, plan, SMALL, progress=False, folds=2)
+    assert {t.config for t in one.trials} == {t.config for t in two.trials}
+    # Fold 2 holds out each user's 2 ratings before fold 1's: its own score enters the mean.
+    second = validation_split(validation_split(split, plan), plan)
+    assert second.train.nnz == split.train.nnz - 4 * split.test_interactions.user_id.nunique()
+    by_config = {t.config: t.metrics["ndcg@10"] for t in one.trials}
+    assert any(abs(t.metrics["ndcg@10"] - by_config[t.config]) > 1e-9 for t in two.trials)
+    with pytest.raises(ValueError, match="folds must be >= 1"):
+        tune_als(split, plan, SMALL, progress=False, folds=0)

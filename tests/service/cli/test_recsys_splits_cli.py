@@ -20,6 +20,7 @@ def test_bad_split_spellings_exit_2_before_reading_anything() -> None:
         result = runner.invoke(app, ["recsys", "tune", "--split", split])
         assert result.exit_code == 2 and "split" in result.output
     assert runner.invoke(app, ["recsys", "evaluate", "--min-ratings", "-1"]).exit_code == 2
+    assert runner.invoke(app, ["recsys", "tune", "--folds", "0"]).exit_code == 2
 
 
 @pytest.mark.slow
@@ -27,7 +28,8 @@ def test_tune_last_n_liked_only_then_train_and_evaluate_on_a_test_file(tmp_path:
     demo = ["demo-data", "--items", "60", "--shoppers", "80", "--ratings-per-shopper", "12"]
     assert runner.invoke(app, demo).exit_code == 0
     tuned = runner.invoke(app, ["recsys", "tune", "--split", "last-n:3", "--min-ratings", "6",
-                                "--relevant-from", "4", "--k", "5", "--trials", "3"])
+                                "--relevant-from", "4", "--k", "5", "--trials", "3",
+                                "--folds", "2"])
     assert tuned.exit_code == 0, tuned.output
     written = tmp_path / "var" / "models" / "als_tuned.json"
     best = json.loads(written.read_text())
