@@ -20,7 +20,8 @@ For each protocol, in the same run:
 
 Items the user has in train are filtered everywhere. Run nice'd and
 single-threaded: ``OMP_NUM_THREADS=1 python bench/recsys_movielens.py``;
-``--quick`` for a smoke run.
+``--protocols`` picks some, ``--folds 2`` adds a row tuned on two validation
+folds, ``--quick`` is a smoke run.
 """
 
 from __future__ import annotations
