@@ -272,9 +272,18 @@ class Campaign(Base):
     """
 
     __tablename__ = "campaigns"
+    # A worker's run holds one of N run slots (N: the concurrent-runs setting);
+    # two running campaigns can never hold the same slot, so N bounds the runs.
+    __table_args__ = (
+        Index("uq_campaigns_run_slot", "run_slot", unique=True,
+              sqlite_where=text("status = 'running'"),
+              postgresql_where=text("status = 'running'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # created -> queued (the API) -> running (a worker or `pigen campaign run`)
+    # -> completed | failed.
     status: Mapped[str] = mapped_column(String(16), default="created", index=True)
     # The validated segment definition (see pigen.service.campaigns.definition).
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -297,6 +306,11 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The run's lease: who runs it and until when (renewed while it works). A
+    # lease that has run out (its runner died) may be taken over; None: nobody.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_slot: Mapped[int | None] = mapped_column(Integer)  # None: a command-line run
 
 
 class CampaignUser(Base):
@@ -328,6 +342,10 @@ class CampaignShard(Base):
     images: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A claim is a lease, taken by compare-and-set: only a pending shard, or a
+    # running one whose lease ran out, can be claimed.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # --- service ---

@@ -80,6 +80,7 @@ def test_demo_check_builds_trains_serves_and_exits(tmp_path: Path) -> None:
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "demo storefront OK" in first.output and "PNG" in first.output
+    assert "check: campaign worker running" in first.output  # `pigen worker` beside it
     second = runner.invoke(app, args)  # everything exists now: nothing rebuilt
     assert second.exit_code == 0, second.output
     assert "already there" in second.output and "ALS version 1 active" in second.output
