@@ -174,6 +174,7 @@ async def get_samples(
     """Each variant's sample images for one fixed shopper and seed, to compare side by side
     (a generator-vs-generator experiment shows the same conditions from both generators)."""
     from pigen.service.api.images import image_public
+    from pigen.service.imaging import MadeImage
     from pigen.service.model_loading import ModelLoadError
 
     info = await _get(engine, key)
@@ -181,7 +182,7 @@ async def get_samples(
     for variant in info.variants:
         mode = variant.config.get("mode", "generated")
         version = variant.config.get("generator_version")
-        made = []
+        made: tuple[MadeImage, ...] = ()
         if mode == "generated":
             try:
                 made = (await run_in_threadpool(images.images_for_user, SAMPLE_USER, n, 0, 1.0,

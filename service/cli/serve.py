@@ -73,6 +73,9 @@ def demo(
                        ratings_per_shopper)
     _ensure_als(engine, settings.models_dir, als_config)
     _ensure_generator(engine, generator)
+    from pigen.service.experiments.demo import ensure_generator_experiment
+
+    typer.echo(ensure_generator_experiment(engine))  # old vs new generator, on /admin
     first_user = _first_shopper(engine)
     from pigen.service.app import create_app
 

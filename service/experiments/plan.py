@@ -48,5 +48,6 @@ class AnalysisPlan(TypedConfig):
     def roles(self) -> list[tuple[str, str]]:
         """``(metric, role)`` for each analysed metric, a guardrail may also be primary or
         secondary (then it is analysed under both roles)."""
-        return ([(self.primary, "primary")] + [(m, "secondary") for m in self.secondary]
-                + [(m, "guardrail") for m in self.guardrails])
+        roles: list[tuple[str, str]] = [(self.primary, "primary")]
+        roles += [(m, "secondary") for m in self.secondary]
+        return roles + [(m, "guardrail") for m in self.guardrails]

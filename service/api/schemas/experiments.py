@@ -23,12 +23,15 @@ MetricName = Literal["conversion", "revenue_per_user", "add_to_cart_rate",
                      "average_order_value", "p90_order_value"]
 
 
+def _default_secondary() -> list[MetricName]:
+    return ["revenue_per_user", "add_to_cart_rate", "average_order_value", "p90_order_value"]
+
+
 class PlanIn(Strict):
     """The analysis plan, fixed before any data (every field optional: the defaults)."""
 
     primary: MetricName = "conversion"
-    secondary: list[MetricName] = Field(default_factory=lambda: [
-        "revenue_per_user", "add_to_cart_rate", "average_order_value", "p90_order_value"])
+    secondary: list[MetricName] = Field(default_factory=_default_secondary)
     guardrails: list[MetricName] = Field(default_factory=list)
     correction: Literal["holm", "bh", "none"] = "holm"
     minimum_effect: float = Field(default=0.02, gt=0.0, lt=1.0, allow_inf_nan=False,
