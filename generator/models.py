@@ -201,15 +201,26 @@ class PartsDiscriminator(nn.Module):
         self.category = spectral_norm(nn.Linear(layout.n_categories, channels, bias=False))
         self.pattern = spectral_norm(nn.Linear(layout.n_patterns, channels, bias=False))
         self.colour = spectral_norm(nn.Linear(3, channels))
+        # Auxiliary category classifier (AC-GAN) on the same features, when trained with it.
+        self.classifier = (nn.Linear(channels, layout.n_categories)
+                           if config.category_loss_weight > 0 else None)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        return self.score(x, condition)[0]
+
+    def score(self, x: torch.Tensor, condition: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(realness logit (B,), category logits (B, C) or None without a classifier)."""
         h = self.features(x)  # (B, C, 4, 4)
         if self.minibatch_std is not None:
             h = self.minibatch_std(h)
         h = self.head(h).sum(dim=(2, 3))  # (B, C) global sum pooling
         category, colour, pattern = self.parts(condition)
         projection = self.category(category) + self.pattern(pattern) + self.colour(colour)
-        return self.linear(h).squeeze(1) + (projection * h).sum(dim=1)  # (B,)
+        logit = self.linear(h).squeeze(1) + (projection * h).sum(dim=1)  # (B,)
+        # Pooled sums grow with the feature map; the classifier reads the mean.
+        classes = self.classifier(h / 16.0) if self.classifier is not None else None
+        return logit, classes
 
 
 def build_generator(config: GeneratorConfig, layout: ConditionLayout) -> Generator:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pigen.data.conditions import ConditionLayout, one_hot_batch
@@ -42,6 +43,7 @@ from pigen.generator.losses import (
 )
 from pigen.generator.models import (
     Generator,
+    PartsDiscriminator,
     PartsGenerator,
     build_discriminator,
     build_generator,
@@ -137,8 +139,11 @@ def train_step(state: TrainingState) -> dict[str, float]:
             # 2. discriminator: real renders vs generated images of the same conditions
             with phase("D forward"):
                 both = torch.cat([augment(real), augment(fake.detach())])
-                logits = d(both, torch.cat([conditions, conditions]))
+                logits, classes = _score(d, both, torch.cat([conditions, conditions]))
                 loss_d = discriminator_hinge_loss(logits[:n], logits[n:])
+                if classes is not None:  # D learns to name the real shapes only
+                    loss_d = loss_d + config.category_loss_weight * F.cross_entropy(
+                        classes[:n].float(), batch.labels.to(device))
             with phase("D backward"):
                 state.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
@@ -147,7 +152,12 @@ def train_step(state: TrainingState) -> dict[str, float]:
         # 3. generator: fool the updated D with the same images
         d.requires_grad_(False)
         with phase("D forward (G step)"):
-            loss_g = generator_hinge_loss(d(augment(fake), conditions))
+            logits, classes = _score(d, augment(fake), conditions)
+            loss_g = generator_hinge_loss(logits)
+            if classes is not None:  # ... and G to make shapes D names as requested
+                requested = conditions[:, state.layout.category_slice].argmax(dim=1)
+                loss_g = loss_g + config.category_loss_weight * F.cross_entropy(
+                    classes.float(), requested)
             if parts_g is not None:
                 loss_g = loss_g + config.colour_loss_weight * colour_fidelity_loss(
                     alpha, body, conditions, state.layout, state.opaque_target)
@@ -162,6 +172,14 @@ def train_step(state: TrainingState) -> dict[str, float]:
         update_ema(state.ema, g, 0.0 if state.step < config.ema_start else config.ema_decay)
     state.step += 1
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
+def _score(d: nn.Module, images: torch.Tensor, conditions: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's realness logits and, where it has a category classifier, its class logits."""
+    if isinstance(d, PartsDiscriminator):
+        return d.score(images, conditions)
+    return d(images, conditions), None
 
 
 def phase(name: str) -> torch.profiler.record_function:

@@ -47,6 +47,14 @@ def test_a_legacy_file_config_is_the_first_architecture_on_black() -> None:
     assert GeneratorConfig.from_dict(GeneratorConfig().to_dict()).architecture == "parts"
 
 
+def test_files_from_before_the_category_classifier_train_without_one() -> None:
+    # Their discriminators have no classifier: a resume must rebuild the same network.
+    before = {k: v for k, v in GeneratorConfig().to_dict().items() if k != "category_loss_weight"}
+    assert GeneratorConfig.from_dict(before).category_loss_weight == 0.0
+    # A hand-written partial config gets today's default.
+    assert GeneratorConfig.from_dict({"steps": 10}).category_loss_weight > 0
+
+
 def test_json_lists_become_the_background_tuple() -> None:
     config = GeneratorConfig.from_dict({"background": [1, 0.9, 0.8]})
     assert config.background == (1.0, 0.9, 0.8)

@@ -31,6 +31,29 @@ def test_train_step_updates_everything_and_reports_losses(fashion_slice, layout)
     assert not unchanged, unchanged
 
 
+def test_the_category_loss_reaches_both_networks(fashion_slice, layout) -> None:
+    """Same seed, same data, two weights of the AC term. D's shared features move
+    apart after one step (the cross-entropy on real shapes is in D's loss), and
+    G's loss grows by the weight difference times a ~ln(10) cross-entropy (it is
+    in G's loss): without the term both runs would be the same run."""
+    shapes, labels = fashion_slice
+    states = [build_training(GeneratorConfig.tiny(category_loss_weight=w), layout, shapes, labels)
+              for w in (0.5, 2.0)]
+    losses = [train_step(state) for state in states]
+    assert losses[1]["loss_g"] - losses[0]["loss_g"] > 1.5 * 0.5 * np.log(10)
+    low, high = states
+    assert low.discriminator.classifier is not None
+
+    def moved_apart(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+        return any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(),
+                                                          strict=True))
+
+    assert moved_apart(low.discriminator.features, high.discriminator.features)
+    assert moved_apart(low.generator, high.generator)
+    # and the two runs are otherwise the same run: the same real batch came next
+    assert torch.equal(low.stream.next_batch(4).images, high.stream.next_batch(4).images)
+
+
 def test_a_run_writes_weights_samples_metrics_and_plot(tmp_path: Path, fashion_slice,
                                                        layout) -> None:
     shapes, labels = fashion_slice
