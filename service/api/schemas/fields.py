@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import types
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from pigen.data.ids import ID_PATTERN  # the one id rule, shared with ingest
+from pigen.data.typed_config import StrictModel
 
-# Request bodies reject unknown keys, like every typed config (one shared base).
-from pigen.data.typed_config import StrictModel as Strict
+
+class Strict(StrictModel):
+    """Base of request bodies: unknown keys are refused, and numbers are JSON numbers.
+
+    Pydantic's lax mode reads ``false`` as 0 and ``"7"`` as 7, which the OpenAPI
+    document (``"type": "integer"``) says are invalid; a body field of a numeric
+    type takes neither a boolean nor a string (issue 13, schemathesis).
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None or not isinstance(value, bool | str):
+            return value
+        kinds = _admitted_types(cls.model_fields[info.field_name].annotation)
+        if kinds and kinds <= {int, float, type(None)}:
+            raise ValueError(f"a number is required, not {type(value).__name__} {value!r}")
+        return value
+
+
+def _admitted_types(annotation: object) -> set[object]:
+    """The plain types a (possibly optional) annotation accepts; empty for anything richer."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = get_args(annotation)
+    else:
+        members = (annotation,)
+    return set(members) if all(isinstance(m, type) for m in members) else set()
+
 
 __all__ = ["ID_PATTERN", "ExternalId", "FactorSourceName", "HexColour", "Seed", "Strict"]
 
