@@ -2,7 +2,9 @@
 
 Real sockets, one thread per direction. ``cut()`` closes every open connection
 and stops listening, so new connections are refused (what a client sees when
-PostgreSQL stops); ``restore()`` listens again on the same port::
+PostgreSQL stops); ``stall()`` drops open connections and then accepts new ones
+but never answers (a server that hangs, or packets lost on the way);
+``restore()`` forwards again on the same port::
 
     with TcpProxy("127.0.0.1", 5432) as proxy:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test"
@@ -29,6 +31,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._accepting: threading.Thread | None = None
         self._open: set[socket.socket] = set()
+        self._held: list[socket.socket] = []  # accepted while stalled, never answered
+        self._stalled = False
         self._lock = threading.Lock()
 
     def __enter__(self) -> TcpProxy:
@@ -40,7 +44,12 @@ class TcpProxy:
         self.cut()
 
     def restore(self) -> None:
-        """Listen again (on the same port once one was chosen)."""
+        """Forward again (listening on the same port once one was chosen)."""
+        self._stalled = False
+        with self._lock:
+            held, self._held = self._held, []
+        for sock in held:
+            _close(sock)
         if self._listener is not None:
             return
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -54,6 +63,14 @@ class TcpProxy:
                                            name="tcp-proxy-accept", daemon=True)
         self._accepting.start()
 
+    def stall(self) -> None:
+        """Close every open connection; accept new ones but never forward a byte."""
+        self._stalled = True
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            _close(sock)
+
     def cut(self) -> None:
         """Stop listening (new connections are refused) and close every open one."""
         listener, self._listener = self._listener, None
@@ -64,6 +81,8 @@ class TcpProxy:
             self._accepting = None
         with self._lock:
             sockets, self._open = list(self._open), set()
+            sockets += self._held
+            self._held = []
         for sock in sockets:
             _close(sock)
 
@@ -75,6 +94,10 @@ class TcpProxy:
                 continue
             except OSError:  # closed by cut()
                 return
+            if self._stalled:
+                with self._lock:
+                    self._held.append(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:

@@ -106,3 +106,23 @@ def test_postgres_cut_mid_traffic_gives_503_with_retry_after_then_heals(
             assert client.get("/v1/users/shopper-002/images", params={"n": 2}).status_code == 200
             assert client.get(urls[1]).status_code == 200
             assert traffic.answers[-1][0] == 200
+
+
+@POSTGRES_ONLY
+def test_postgres_that_accepts_but_never_answers_gives_503_within_the_connect_timeout(
+        store_engine: Engine, tmp_path: Path) -> None:
+    """No hang: the connect timeout (PIGEN_POSTGRES_CONNECT_TIMEOUT_S) ends each attempt."""
+    url = store_engine.url
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+        app = create_app(api_settings(tmp_path, proxied, postgres_connect_timeout_s=1))
+        with LiveServer(app) as server, http_client(server) as client:
+            assert client.get("/v1/users/shopper-001/images").status_code == 200
+            proxy.stall()
+            stalled = client.get("/v1/users/shopper-002/images")  # bounded by HTTP_TIMEOUT_S
+            assert stalled.status_code == 503, stalled.text
+            assert int(stalled.headers["retry-after"]) > 0
+            proxy.restore()
+            assert eventually_ok(client, "/readyz") == 200
+            assert client.get("/v1/users/shopper-002/images").status_code == 200
