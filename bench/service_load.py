@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -143,13 +144,13 @@ def start_server(root: Path, url: str, mode: str, stack: str = "uvloop+httptools
            "PIGEN_IMAGE_CACHE_DIR": str(root / f"images-{mode.replace(' ', '-')}"),
            "PIGEN_MODEL_REFRESH_SECONDS": "0",
            "PIGEN_GENERATOR_THREADS": str(GENERATOR_THREADS),
-           "PIGEN_MAX_IMAGES_PER_REQUEST": "64", "PIGEN_DEVICE": "cpu", **MODES[mode]}
+           "PIGEN_MAX_IMAGES_PER_REQUEST": "64", "PIGEN_DEVICE": "cpu", **MODES.get(mode, {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "pigen.service.cli", "serve", "--port", str(port),
          *STACKS[stack]],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # start-up on a busy 2-core box
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
@@ -192,10 +193,21 @@ class Connection:
         self.head = b""  # the last response's status line and headers
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.send("GET", path)
+
+    async def post(self, path: str, payload: object, api_key: str) -> tuple[int, bytes]:
+        return await self.send("POST", path, json.dumps(payload).encode(),
+                               f"Content-Type: application/json\r\nX-API-Key: {api_key}\r\n")
+
+    async def send(self, method: str, path: str, body: bytes = b"", headers: str = ""
+                   ) -> tuple[int, bytes]:
+        """One request on the kept-alive connection; (status, body)."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        sized = f"Content-Length: {len(body)}\r\n" if method != "GET" else ""
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{headers}"
+                          f"{sized}\r\n".encode() + body)
         head = self.head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0
