@@ -166,7 +166,8 @@ SAMPLE_USER = "experiment-sample"
 
 
 @router.get("/{key}/samples", response_model=SamplesPublic, dependencies=[ReadAccess],
-            responses={409: {"description": "A variant's generator is gone or broken."}})
+            responses={404: {"description": "No experiment with this key."},
+                       409: {"description": "A variant's generator is gone or broken."}})
 async def get_samples(
     key: KeyPath, engine: EngineDep, images: ImagesDep,
     n: Annotated[int, Query(ge=1, le=8, description="Images per variant.")] = 4,
