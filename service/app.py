@@ -36,6 +36,7 @@ from pigen.service.api import (
     models,
     users,
 )
+from pigen.service.batching import Overloaded
 from pigen.service.docs_pages import add_docs_pages
 from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
@@ -80,14 +81,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                        on_corrupt=lambda _: metrics.image_cache.labels("corrupt").inc())
     image_service = ImageService(engine, runtime, files, metrics,
                                  settings.batch_max_size, settings.batch_max_wait_ms,
+                                 settings.batch_max_queue, settings.batch_timeout_seconds,
                                  unfetched_kept=settings.max_unfetched_images)
+    metrics.watch_queue(image_service.batcher)
+    metrics.watch_runtime(lambda: runtime.ready)
+    metrics.watch_campaigns(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(_prepare, engine, settings, runtime)
         await asyncio.to_thread(_remove_partial_writes, image_service.files)
         await image_service.batcher.start()
-        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds))
+        refresher = (asyncio.create_task(_follow_registry(runtime, settings.model_refresh_seconds,
+                                                          metrics))
                      if settings.model_refresh_seconds > 0 else None)
         try:
             yield
@@ -153,16 +159,26 @@ def _remove_partial_writes(files: ImageFiles) -> None:
         log.warning("removed %d partial image writes left by an earlier run", removed)
 
 
-async def _follow_registry(runtime: Runtime, every_seconds: float) -> None:
+async def _follow_registry(runtime: Runtime, every_seconds: float,
+                           metrics: ServiceMetrics) -> None:
     while True:
         await asyncio.sleep(every_seconds)
         try:
             await runtime.refresh()
         except Exception as error:  # a failed refresh keeps serving the current models
             log.warning("model refresh failed: %s", error)
+            metrics.observe_refresh(ok=False)
+        else:
+            metrics.observe_refresh(ok=True)
 
 
 def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, error: Overloaded) -> JSONResponse:
+        # Shed, not failed: the client may retry; counted in pigen_shed_total.
+        return JSONResponse({"detail": str(error)}, 503,
+                            headers={"Retry-After": str(error.retry_after_s)})
+
     @app.exception_handler(ModelsNotReady)
     async def models_not_ready(request: Request, error: ModelsNotReady) -> JSONResponse:
         return JSONResponse({"detail": f"the service has no models yet: {error}"}, 503,

@@ -45,8 +45,14 @@ class Settings(StoreSettings):
     # Micro-batcher: at most this many images per generator forward (1 = no
     # batching, one forward per request) ...
     batch_max_size: int = Field(default=32, ge=1, le=256)
-    # ... and at most this long (ms) waiting for a batch to fill once one image waits.
-    batch_max_wait_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
+    # ... and at most this long (ms) waiting for a batch to fill once one image waits
+    # (0: an idle generator runs a lone image at once; under load batches form anyway
+    # from what arrives while the previous forward runs).
+    batch_max_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
+    # Backpressure: images waiting for the generator at most; beyond that, and for an
+    # image not made within the timeout (s), the service answers 503 + Retry-After.
+    batch_max_queue: int = Field(default=256, ge=1, le=100_000)
+    batch_timeout_seconds: float = Field(default=10.0, gt=0.0, le=600.0)
     # Torch threads of the server's generator (a storefront box shares its cores).
     generator_threads: int = Field(default=2, ge=1, le=64)
     # Origins allowed to call the API from a browser (comma-separated; empty: none).

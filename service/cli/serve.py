@@ -40,8 +40,15 @@ def register_serve_commands(app: typer.Typer) -> None:
     app.add_typer(apikey_app, name="apikey")
 
 
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000,
+          loop: Annotated[str, typer.Option(help="Event loop: auto (uvloop when installed), "
+                                            "uvloop or asyncio.")] = "auto",
+          http: Annotated[str, typer.Option(help="HTTP parser: auto (httptools when "
+                                            "installed), httptools or h11.")] = "auto") -> None:
     """Run the HTTP API and the demo page (models: the registry's active versions)."""
+    if loop not in ("auto", "uvloop", "asyncio") or http not in ("auto", "httptools", "h11"):
+        raise fail(f"--loop must be auto, uvloop or asyncio and --http auto, httptools or h11; "
+                   f"got {loop!r} and {http!r}", 2)
     import uvicorn
 
     from pigen.service.app import create_app
@@ -49,7 +56,8 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     settings = load_settings()
     engine = open_database()
     typer.echo(f"pigen API on http://{host}:{port}  (demo page: http://{host}:{port}/demo/)")
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="info",
+                loop=loop, http=http)  # type: ignore[arg-type]
 
 
 def demo(

@@ -29,6 +29,8 @@ CASES = {
     "generator_throughput": (["generator_throughput.py", "--quick", "--no-compile"],
                              ["matmul peak", "images/s by batch size", "best at batch 64"]),
     "service_load": (["service_load.py", "--quick"], ["batched / per request"]),
+    "soak": (["soak.py", "--quick", "--minutes", "0.5", "--window-seconds", "10"],
+             ["errors:", "RSS after warm-up"]),
 }
 
 
