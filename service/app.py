@@ -42,6 +42,7 @@ from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
 from pigen.service.middleware import BodyLimit, RequestMetrics
+from pigen.service.openapi_contract import keep_contract
 from pigen.service.outages import add_outage_handlers
 from pigen.service.runtime import ModelsNotReady, Runtime
 from pigen.service.settings import Settings, get_settings
@@ -115,8 +116,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router, prefix in ROUTERS:
         app.include_router(router, prefix=prefix)
     _add_handlers(app)
-    add_outage_handlers(app)
     add_docs_pages(app)
+    add_outage_handlers(app)
+    keep_contract(app, settings)  # the OpenAPI document says what routes really answer
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -6,7 +6,7 @@ once for the whole app, what the routes really answer besides:
 * each operation lists the error statuses its code can raise (``HTTPException(404``
   ... found in the endpoint, its dependencies and the module functions they call),
   503 where it needs the database or the models (outages, start-up, shed load),
-  507 where it may write images, 413 where it takes a body;
+  507 where it may write images, 400 and 413 where it takes a body;
 * the 422 body is documented as it is sent: ``detail`` is FastAPI's list of
   problems, or one sentence for a rule a JSON Schema cannot state, plus ``message``;
 * the discriminator of a tagged union is required (pydantic needs the tag);
@@ -125,7 +125,7 @@ def _add_error_responses(operation: dict[str, Any], route: APIRoute) -> None:
     if deps.get_images in callables:
         statuses.add(507)
     if "requestBody" in operation:
-        statuses.add(413)
+        statuses.update((400, 413))  # a body that is not JSON (FastAPI), or too large
     responses = operation.setdefault("responses", {})
     for status in sorted(statuses):
         if str(status) in responses or status < 300:

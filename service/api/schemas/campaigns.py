@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from pigen.service.api.schemas.fields import Strict
+from pigen.service.api.schemas.fields import RowId, Strict
 from pigen.service.campaigns.definition import MAX_SEED, Segment
 
 
@@ -19,8 +19,8 @@ class CampaignCreate(Strict):
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     shard_size: int = Field(default=256, ge=1, le=100_000)
     batch_size: int = Field(default=256, ge=1, le=4096)
-    generator_version_id: int | None = Field(default=None, ge=1)
-    recsys_version_id: int | None = Field(default=None, ge=1)
+    generator_version_id: RowId | None = None
+    recsys_version_id: RowId | None = None
     output: str | None = Field(
         default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Folder name under the server's campaigns folder (default: made up).")

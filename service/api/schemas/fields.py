@@ -36,13 +36,16 @@ def _admitted_types(annotation: object) -> set[object]:
         members = get_args(annotation)
     else:
         members = (annotation,)
-    return set(members) if all(isinstance(m, type) for m in members) else set()
+    plain = [get_args(m)[0] if get_origin(m) is Annotated else m for m in members]
+    return set(plain) if all(isinstance(m, type) for m in plain) else set()
 
 
-__all__ = ["ID_PATTERN", "ExternalId", "FactorSourceName", "HexColour", "Seed", "Strict"]
+__all__ = ["ID_PATTERN", "ExternalId", "FactorSourceName", "HexColour", "RowId", "Seed", "Strict"]
 
 ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN,
                                   examples=["shopper-00001"])]
 HexColour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#c0392b"])]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+#: A database row id: a 64-bit signed integer on every backend (a larger one was a 500).
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 FactorSourceName = Literal["model", "folded", "prior"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from pigen.service.api.schemas.fields import Strict
+from pigen.service.api.schemas.fields import RowId, Strict
 
 
 class ModelVersionPublic(BaseModel):
@@ -26,7 +26,7 @@ class ModelsPublic(BaseModel):
 
 
 class ActivateRequest(Strict):
-    id: int = Field(ge=1, description="The model version to make active.")
+    id: RowId = Field(description="The model version to make active.")
 
 
 class FallbackPublic(BaseModel):

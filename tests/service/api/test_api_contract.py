@@ -59,6 +59,15 @@ def test_a_rule_the_schema_cannot_state_is_a_documented_422(client: TestClient,
                422).validate(answer.json())
 
 
+def test_a_body_that_is_not_json_is_a_documented_400(client: TestClient,
+                                                      write_key: dict[str, str]) -> None:
+    answer = client.post("/v1/interactions", content=b"\xff\xfe{", headers={
+        **write_key, "Content-Type": "application/json"})
+    assert answer.status_code == 400
+    _validator(client.get("/openapi.json").json(), "/v1/interactions", "post",
+               400).validate(answer.json())
+
+
 @pytest.mark.parametrize("seed", [False, True, "7"])
 def test_a_seed_must_be_a_json_number(client: TestClient, write_key: dict[str, str],
                                       seed: object) -> None:
