@@ -1,10 +1,11 @@
 """Load a registered model version and prove it works before it serves.
 
 A version is trusted only after its file parsed *and* one inference ran (ALS:
-recommend for one user; generator: one image of a valid condition). The file is
-read once into a private copy, and that copy is what is checked against the
-registry's sha256 and parsed: a file replaced or rewritten on disk while it
-loads is refused, never half-loaded. Failures
+recommend for one user; generator: one image of a valid condition). The file's
+bytes are read and checked against the registry's sha256, the file is parsed,
+and it is read again: bytes that changed while it loaded (a file replaced or
+rewritten on disk) are refused, never half-loaded. No copy is written: a full
+disk or a file-size limit must not stop a server from loading its models. Failures
 become :class:`ModelLoadError`, whose message is safe to show any caller (the
 file's name and what is wrong, no server path, no library internals); the
 full cause goes to the server's log.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -70,18 +70,15 @@ def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, Path],
         log.warning("%s version %d: no readable file at %s", version.kind, version.id,
                     version.path)
         raise ModelLoadError(version, "its file is missing on the server") from None
-    with tempfile.TemporaryDirectory(prefix="pigen-model-") as folder:
-        private = Path(folder) / version.path.name
-        private.write_bytes(data)
-        try:
-            model = load(version, private)
-        except ModelLoadError:
-            raise
-        except Exception as error:  # any failure to parse means "refuse", said plainly
-            log.warning("cannot load %s version %d from %s: %r", version.kind, version.id,
-                        version.path, error)
-            raise ModelLoadError(version, _problem(version, error, private)) from error
-    if not matches_registered(version, data):
+    try:
+        model = load(version, version.path)
+    except ModelLoadError:
+        raise
+    except Exception as error:  # any failure to parse means "refuse", said plainly
+        log.warning("cannot load %s version %d from %s: %r", version.kind, version.id,
+                    version.path, error)
+        raise ModelLoadError(version, _problem(version, error)) from error
+    if not matches_registered(version, data) or not _unchanged(version.path, data):
         # Images are cached and recorded per version id: serving other bytes under
         # this id would make "which model made this picture" a lie.
         log.error("%s version %d: %s no longer has the sha256 it was registered with",
@@ -108,7 +105,15 @@ def matches_registered(version: ModelVersionInfo, data: bytes) -> bool:
     return registered is None or hashlib.sha256(data).hexdigest() == registered
 
 
-def _problem(version: ModelVersionInfo, error: Exception, private: Path) -> str:
+def _unchanged(path: Path, data: bytes) -> bool:
+    """Whether the file still holds ``data`` after it was parsed."""
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _problem(version: ModelVersionInfo, error: Exception) -> str:
     """What is wrong with the file, in words a caller can act on."""
     from safetensors import SafetensorError
 
@@ -123,7 +128,7 @@ def _problem(version: ModelVersionInfo, error: Exception, private: Path) -> str:
     if isinstance(error, ModelFileError):
         # These name the file by path and say what is wrong; keep the what.
         text = str(error)
-        for path in (str(private), str(version.path.resolve()), str(version.path)):
+        for path in (str(version.path.resolve()), str(version.path)):
             text = text.replace(f"{path}: ", "").replace(path, version.path.name)
         if "/" not in text and "pickle" not in text:
             return f"its file does not hold a valid model: {text}"
