@@ -69,6 +69,14 @@ class Settings(StoreSettings):
     # How often (s) a server checks the registry for versions another process
     # activated, so replicas follow `pigen recsys activate` (0: never).
     model_refresh_seconds: float = Field(default=30.0, ge=0.0)
+    # Campaign runs at once across all `pigen worker`s sharing the database (each
+    # run loads its own generator, so this bounds memory and cores too).
+    campaign_max_runs: int = Field(default=1, ge=1, le=64)
+    # A worker's claim on a run or shard lasts this long (s) unless renewed (every
+    # third of it): a killed worker's campaign is resumed by another this soon after.
+    campaign_lease_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    # How often (s) an idle worker looks for queued campaigns.
+    campaign_poll_seconds: float = Field(default=2.0, gt=0.0, le=300.0)
 
     @classmethod
     def settings_customise_sources(

@@ -88,8 +88,15 @@ def demo(
     from pigen.service.app import create_app
 
     app = create_app(settings, engine)
+    from pigen.service.cli.worker import worker_alongside
+
     if check:
-        raise typer.Exit(_check(app, host, first_user))
+        with worker_alongside() as worker:  # campaigns the page or API queue run there
+            code = _check(app, host, first_user)
+            alive = worker.poll() is None
+            typer.echo(f"check: campaign worker {'running' if alive else 'not running'} "
+                       f"(pid {worker.pid})")
+        raise typer.Exit(code or int(not alive))
     import uvicorn
 
     # The page rates items through the API like any client: give it a write key, in
@@ -97,7 +104,9 @@ def demo(
     key = demo_page_key(engine)
     typer.echo(f"\npigen demo storefront: http://{host}:{port}/demo/?user={first_user}"
                f"#key={key}\nAPI docs: http://{host}:{port}/docs   (Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    with worker_alongside() as worker:
+        typer.echo(f"campaigns: run by `pigen worker` (pid {worker.pid}) beside the server")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 #: The name of the one write key ``pigen demo`` keeps for its page.
