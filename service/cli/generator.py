@@ -130,7 +130,7 @@ def _training_evaluator(judge_path: Path | None, layout, config, train_set,  # t
 def train_judge_command(
     out: Annotated[Path, typer.Option(help="Where to write the judge.")] = Path(
         "var/generator/judge.safetensors"),
-    epochs: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    epochs: Annotated[int, typer.Option(min=1, max=50)] = 15,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     fashion_mnist: FashionOption = None,
 ) -> None:
