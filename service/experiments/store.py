@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -329,6 +329,17 @@ def load_purchases(engine: Engine, experiment_id: int, since: datetime,
         return [PurchaseRow(*row) for row in session.execute(query)]
 
 
+def _ratings_per_user(exposed: Select[str], since: datetime, before: datetime
+                      ) -> Select[str, int]:
+    """(user external id, ratings given in [since, before)) for the exposed users."""
+    return (select(User.external_id, func.count())
+            .join(Interaction, Interaction.user_id == User.id)
+            .where(User.external_id.in_(exposed),
+                   Interaction.occurred_at >= int(since.timestamp()),
+                   Interaction.occurred_at < int(before.timestamp()))
+            .group_by(User.external_id))
+
+
 def load_pre_activity(engine: Engine, experiment_id: int, before: datetime,
                       lookback: timedelta = timedelta(days=28)) -> dict[str, float]:
     """Each exposed user's activity in the ``lookback`` before ``before`` (CUPED's X).
@@ -344,12 +355,7 @@ def load_pre_activity(engine: Engine, experiment_id: int, before: datetime,
               .where(Event.user_external_id.in_(exposed), Event.occurred_at >= since,
                      Event.occurred_at < before)
               .group_by(Event.user_external_id))
-    ratings = (select(User.external_id, func.count())
-               .join(Interaction, Interaction.user_id == User.id)
-               .where(User.external_id.in_(exposed),
-                      Interaction.occurred_at >= int(since.timestamp()),
-                      Interaction.occurred_at < int(before.timestamp()))
-               .group_by(User.external_id))
+    ratings = _ratings_per_user(exposed, since, before)
     activity: dict[str, float] = {}
     with session_scope(engine) as session:
         for query in (events, ratings):
@@ -396,12 +402,7 @@ def load_pre_period(engine: Engine, experiment_id: int, before: datetime,
               .where(Event.user_external_id.in_(exposed), Event.occurred_at >= since,
                      Event.occurred_at < before)
               .group_by(Event.user_external_id, Event.kind))
-    ratings = (select(User.external_id, func.count())
-               .join(Interaction, Interaction.user_id == User.id)
-               .where(User.external_id.in_(exposed),
-                      Interaction.occurred_at >= int(since.timestamp()),
-                      Interaction.occurred_at < int(before.timestamp()))
-               .group_by(User.external_id))
+    ratings = _ratings_per_user(exposed, since, before)
     accounts = select(User.external_id, User.created_at).where(User.external_id.in_(exposed))
     out: dict[str, dict[str, float]] = {}
 

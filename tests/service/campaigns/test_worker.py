@@ -22,22 +22,8 @@ from pigen.service.campaigns.runner import run_campaign
 from pigen.service.campaigns.shards import ShardResult
 from pigen.service.campaigns.store import campaign_progress, create_campaign
 from pigen.service.campaigns.worker import CampaignWorker, WorkerOptions
+from tests.service.campaigns.test_resume import SLOW_CLI
 from tests.service.campaigns.test_run import files_under, spec
-
-# `pigen worker`, each shard slowed between its images and its manifest part so
-# the kill lands while shards are claimed and half written.
-SLOW_WORKER = """
-import sys, time
-from pigen.service.campaigns import shards
-wait_written = shards.ShardContext.wait_written
-def slow_wait_written(self, prepared, futures):
-    time.sleep(0.3)
-    wait_written(self, prepared, futures)
-shards.ShardContext.wait_written = slow_wait_written
-from pigen.service.cli import main
-sys.argv = ["pigen", "worker"]
-main()
-"""
 
 
 def running_with_slot(engine: Engine) -> int:
@@ -116,7 +102,7 @@ def test_a_killed_workers_campaign_is_resumed_once_per_image(engine: Engine,
            "OMP_WAIT_POLICY": "PASSIVE"}
     log = tmp_path / "worker.log"
     with log.open("w") as stderr:
-        worker = subprocess.Popen([sys.executable, "-c", SLOW_WORKER], env=env,
+        worker = subprocess.Popen([sys.executable, "-c", SLOW_CLI, "worker"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 600  # liveness only: starts are slow on a busy box
