@@ -78,14 +78,14 @@ class GeneratorConfig(TypedConfig):
     # (Fashion-MNIST shapes reach full intensity). The adversarial loss alone left
     # bodies ~10 Delta-E lighter than asked (README, "Generator ablation").
     colour_loss_weight: float = Field(default=10.0, ge=0)
-    # DiffAugment on real and fake images for D: translation only. Never colour (it
-    # is part of the condition) and no cutout (data is unlimited; cutout paints grey).
     # ("parts" only) weight of an auxiliary category classifier on D's features
     # (AC-GAN, Odena et al. 2017): D learns to name the real shape's category, and G
     # is asked for images D names as the requested one. The projection alone left D
     # near chance on the ten shapes and samples at ~71% category accuracy (README,
-    # "Generator ablation"). 0 = projection only (the first "parts" runs).
+    # "Full runs compared"). 0 = projection only (the first "parts" runs).
     category_loss_weight: float = Field(default=0.5, ge=0)
+    # DiffAugment on real and fake images for D: translation only. Never colour (it
+    # is part of the condition) and no cutout (data is unlimited; cutout paints grey).
     augment: bool = True
     # Fraction of training colours drawn from the palette (plus jitter); the rest
     # are uniform RGB, so any #rrggbb a merchandiser asks for has been seen.
