@@ -51,10 +51,10 @@ class GeneratorConfig(TypedConfig):
     # 32 -> 64 -> 128: 48 cost 1.4x the step time on this CPU.
     d_channels: Positive = 32
     # ("parts" only) minibatch standard deviation in the discriminator: the remedy
-    # against mode collapse that the ablation kept (README, "Generator ablation").
+    # against mode collapse that the ablation kept (README, generator "Ablation").
     minibatch_std: bool = True
     # ("parts" only) z modulates every block's batch-norm as well as the 4x4 base, so
-    # the noise keeps its effect through the network (README, "Generator ablation").
+    # the noise keeps its effect through the network (README, generator "Ablation").
     noise_modulation: bool = True
     # Studio backdrop the generator composites onto, RGB in [0, 1]; it must match the
     # training images' backdrop. ("dcgan" drew on black.)
@@ -76,7 +76,7 @@ class GeneratorConfig(TypedConfig):
     # solid conditions the body must be the asked colour (a solid render's tint *is*
     # it), and every product's most opaque pixels must be as opaque as real shapes'
     # (Fashion-MNIST shapes reach full intensity). The adversarial loss alone left
-    # bodies ~10 Delta-E lighter than asked (README, "Generator ablation").
+    # bodies ~10 Delta-E lighter than asked (README, generator "Ablation").
     colour_loss_weight: float = Field(default=10.0, ge=0)
     # ("parts" only) weight of an auxiliary category classifier on D's features
     # (AC-GAN, Odena et al. 2017): D learns to name the real shape's category, and G
