@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as load_bytes
 from safetensors.torch import load_file, save_file
 
 from pigen.data.conditions import ConditionLayout
@@ -66,17 +67,20 @@ def save_generator(model: Generator, layout: ConditionLayout, path: Path,
     return path
 
 
-def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGenerator:
+def load_generator(path: Path, device: str | torch.device = "cpu",
+                   data: bytes | None = None) -> LoadedGenerator:
     """Read a ``.safetensors`` generator; ``ValueError`` on anything that does not fit.
 
     The file is parsed by safetensors (no code execution); the state dict must
     match the architecture its own config describes, key for key and shape for shape.
+    ``data``, when given, is the file's bytes already read: a caller that checked
+    their sha256 gets a model parsed from exactly those bytes, whatever the file
+    on disk holds by now.
     """
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise FileNotFoundError(f"generator weights {path} not found")
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
+    metadata = _metadata(path) if data is None else _metadata_from_bytes(path, data)
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path} is not a pigen generator file (format "
                          f"{metadata.get('format')!r}, expected {FORMAT!r})")
@@ -87,7 +91,7 @@ def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGene
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: bad generator metadata ({exc})") from exc
     model = build_generator(config, layout)
-    state = load_file(str(path))
+    state = load_file(str(path)) if data is None else load_bytes(data)
     expected = model.state_dict()
     if set(state) != set(expected):
         missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
@@ -101,7 +105,28 @@ def load_generator(path: Path, device: str | torch.device = "cpu") -> LoadedGene
     # Every loaded model is prepared the same way (eval, NHWC), so the service,
     # campaigns and the CLI all run the same kernels: same bytes.
     model = prepare_for_inference(model.to(device))
-    return LoadedGenerator(model, config, layout, path, file_sha256(path), metrics)
+    sha256 = file_sha256(path) if data is None else hashlib.sha256(data).hexdigest()
+    return LoadedGenerator(model, config, layout, path, sha256, metrics)
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.metadata() or {}
+
+
+def _metadata_from_bytes(path: Path, data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file in memory (an 8-byte length, then JSON)."""
+    try:
+        length = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or length > len(data) - 8:
+            raise ValueError("header runs past the end of the file")
+        header = json.loads(data[8:8 + length])
+        metadata = header.get("__metadata__") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError("__metadata__ is not an object")
+    except (ValueError, UnicodeDecodeError, AttributeError) as error:
+        raise SafetensorError(f"{path.name}: not a safetensors file ({error})") from None
+    return {str(key): str(value) for key, value in metadata.items()}
 
 
 def file_sha256(path: Path) -> str:

@@ -275,13 +275,14 @@ class ALSRecommender(Recommender):
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
+    def load(cls, path: str | Path, data: bytes | None = None) -> Self:
         """Read a file from :meth:`save`; every key, dtype and shape is checked.
 
         A model fitted on a GPU loads on a CPU-only machine with ``use_gpu``
         read as False: everything after the fit runs on the CPU anyway.
+        ``data`` is the file's bytes when the caller already read (and checked) them.
         """
-        arrays = load_arrays(path, cls.kind, _KEYS)
+        arrays = load_arrays(path, cls.kind, _KEYS, data)
         config = _config_from(path, arrays["config_json"])
         users = id_map_from(path, "user_ids", arrays["user_ids"])
         items = id_map_from(path, "item_ids", arrays["item_ids"])

@@ -8,6 +8,7 @@ named ``recommend`` replaced the method), so nothing here trusts a file's keys.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Mapping
@@ -58,13 +59,17 @@ def read_kind(path: str | Path) -> str:
         return str(npz["kind"][()])
 
 
-def load_arrays(path: str | Path, kind: str, keys: frozenset[str]) -> dict[str, np.ndarray]:
+def load_arrays(path: str | Path, kind: str, keys: frozenset[str],
+                data: bytes | None = None) -> dict[str, np.ndarray]:
     """Read a file written by :func:`save_arrays` for ``kind``; exactly ``keys`` must be there.
+
+    ``data``, when given, is the file's bytes already read (``path`` then only
+    names it): a caller that checked those bytes' sha256 parses exactly them.
 
     Raises :class:`ModelFileError` naming what is missing, extra, or of the wrong
     kind/version. Shapes are the caller's to check (they depend on each other).
     """
-    with _open(path) as npz:
+    with _open(path, data) as npz:
         found = set(npz.files)
         missing = sorted((keys | _META_KEYS) - found)
         extra = sorted(found - keys - _META_KEYS)
@@ -107,9 +112,10 @@ def id_map_from(path: str | Path, name: str, array: np.ndarray) -> IdMap:
         raise ModelFileError(f"{path}: {name}: {error}") from None
 
 
-def _open(path: str | Path) -> np.lib.npyio.NpzFile:
+def _open(path: str | Path, data: bytes | None = None) -> np.lib.npyio.NpzFile:
     try:
-        return np.load(Path(path), allow_pickle=False)
+        source = Path(path) if data is None else io.BytesIO(data)
+        return np.load(source, allow_pickle=False)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None
     except (OSError, ValueError) as error:

@@ -2,10 +2,12 @@
 
 A version is trusted only after its file parsed *and* one inference ran (ALS:
 recommend for one user; generator: one image of a valid condition). The file's
-bytes are read and checked against the registry's sha256, the file is parsed,
-and it is read again: bytes that changed while it loaded (a file replaced or
-rewritten on disk) are refused, never half-loaded. No copy is written: a full
-disk or a file-size limit must not stop a server from loading its models. Failures
+bytes are read once, checked against the registry's sha256, and parsed from
+memory: what is checked is exactly what is parsed, so a file replaced or
+rewritten on disk while it loads is refused or loaded whole, never half-loaded
+(re-reading the file after parsing would miss a file rewritten and put back in
+between). No copy is written: a full disk or a file-size limit must not stop a
+server from loading its models. Failures
 become :class:`ModelLoadError`, whose message is safe to show any caller (the
 file's name and what is wrong, no server path, no library internals); the
 full cause goes to the server's log.
@@ -17,8 +19,6 @@ import hashlib
 import logging
 import zipfile
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,13 +56,13 @@ def load_checked(version: ModelVersionInfo, device: str = "cpu") -> Any:
     if version.kind == ALS_KIND:
         return _checked(version, _load_als, _smoke_als)
     if version.kind == GENERATOR_KIND:
-        return _checked(version, lambda v, path: _load_generator(v, path, device),
+        return _checked(version, lambda v, data: _load_generator(v, data, device),
                         _smoke_generator)
     raise ModelLoadError(version, f"the service serves no models of kind {version.kind!r} "
                                   f"(it serves {', '.join(KINDS)})")
 
 
-def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, Path], Any],
+def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, bytes], Any],
              smoke: Callable[[Any], None]) -> Any:
     try:
         data = version.path.read_bytes()  # one read: what is checked is what is parsed
@@ -70,20 +70,20 @@ def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, Path],
         log.warning("%s version %d: no readable file at %s", version.kind, version.id,
                     version.path)
         raise ModelLoadError(version, "its file is missing on the server") from None
+    if not matches_registered(version, data):
+        # Images are cached and recorded per version id: serving other bytes under
+        # this id would make "which model made this picture" a lie.
+        log.error("%s version %d: %s no longer has the sha256 it was registered with",
+                  version.kind, version.id, version.path)
+        raise ModelLoadError(version, FILE_CHANGED)
     try:
-        model = load(version, version.path)
+        model = load(version, data)
     except ModelLoadError:
         raise
     except Exception as error:  # any failure to parse means "refuse", said plainly
         log.warning("cannot load %s version %d from %s: %r", version.kind, version.id,
                     version.path, error)
         raise ModelLoadError(version, _problem(version, error)) from error
-    if not matches_registered(version, data) or not _unchanged(version.path, data):
-        # Images are cached and recorded per version id: serving other bytes under
-        # this id would make "which model made this picture" a lie.
-        log.error("%s version %d: %s no longer has the sha256 it was registered with",
-                  version.kind, version.id, version.path)
-        raise ModelLoadError(version, FILE_CHANGED)
     try:
         smoke(model)
     except Exception as error:
@@ -103,14 +103,6 @@ def matches_registered(version: ModelVersionInfo, data: bytes) -> bool:
     """Whether ``data`` has the sha256 the registry holds (True for versions without one)."""
     registered = version.config.get("sha256")
     return registered is None or hashlib.sha256(data).hexdigest() == registered
-
-
-def _unchanged(path: Path, data: bytes) -> bool:
-    """Whether the file still holds ``data`` after it was parsed."""
-    try:
-        return path.read_bytes() == data
-    except OSError:
-        return False
 
 
 def _problem(version: ModelVersionInfo, error: Exception) -> str:
@@ -135,10 +127,10 @@ def _problem(version: ModelVersionInfo, error: Exception) -> str:
     return f"its file does not hold a valid {version.kind} model"
 
 
-def _load_als(version: ModelVersionInfo, path: Path) -> ALSRecommender:
+def _load_als(version: ModelVersionInfo, data: bytes) -> ALSRecommender:
     from pigen.recsys.als import ALSRecommender
 
-    return ALSRecommender.load(path)
+    return ALSRecommender.load(version.path, data=data)
 
 
 def _smoke_als(als: ALSRecommender) -> None:
@@ -150,12 +142,11 @@ def _smoke_als(als: ALSRecommender) -> None:
         raise ValueError(f"test recommendation gave rows {rows!r}, scores {scores!r}")
 
 
-def _load_generator(version: ModelVersionInfo, path: Path, device: str) -> LoadedGenerator:
+def _load_generator(version: ModelVersionInfo, data: bytes, device: str) -> LoadedGenerator:
     from pigen.generator.checkpoint import load_generator
     from pigen.generator.device import resolve_device
 
-    loaded = load_generator(path, device=resolve_device(device))
-    return replace(loaded, path=version.path)  # the registered file, not the private copy
+    return load_generator(version.path, device=resolve_device(device), data=data)
 
 
 def _smoke_generator(loaded: LoadedGenerator) -> None:
