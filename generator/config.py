@@ -84,6 +84,11 @@ class GeneratorConfig(TypedConfig):
     # near chance on the ten shapes and samples at ~71% category accuracy (README,
     # "Full runs compared"). 0 = projection only (the first "parts" runs).
     category_loss_weight: float = Field(default=0.5, ge=0)
+    # What that classifier reads: D's globally summed features ("sum", the scale the
+    # projection reads) or their mean over the 4x4 map ("mean", the first AC runs).
+    # At the mean's 16x smaller scale its logits moved so slowly that its
+    # cross-entropy barely fell in 60 steps, so G got little category signal.
+    classifier_pooling: Literal["mean", "sum"] = "sum"
     # DiffAugment on real and fake images for D: translation only. Never colour (it
     # is part of the condition) and no cutout (data is unlimited; cutout paints grey).
     augment: bool = True
@@ -124,6 +129,9 @@ class GeneratorConfig(TypedConfig):
         # ... and those written before the category classifier trained without one.
         if "condition_embedding" in values and "category_loss_weight" not in values:
             values = {"category_loss_weight": 0.0, **values}
+        # ... and those written before the classifier's pooling was a choice read the mean.
+        if "condition_embedding" in values and "classifier_pooling" not in values:
+            values = {"classifier_pooling": "mean", **values}
         return values
 
     @classmethod

@@ -204,6 +204,7 @@ class PartsDiscriminator(nn.Module):
         # Auxiliary category classifier (AC-GAN) on the same features, when trained with it.
         self.classifier = (nn.Linear(channels, layout.n_categories)
                            if config.category_loss_weight > 0 else None)
+        self.classifier_sums = config.classifier_pooling == "sum"
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         return self.score(x, condition)[0]
@@ -214,12 +215,15 @@ class PartsDiscriminator(nn.Module):
         h = self.features(x)  # (B, C, 4, 4)
         if self.minibatch_std is not None:
             h = self.minibatch_std(h)
-        h = self.head(h).sum(dim=(2, 3))  # (B, C) global sum pooling
+        h = self.head(h)
+        h_area = h.shape[2] * h.shape[3]
+        h = h.sum(dim=(2, 3))  # (B, C) global sum pooling
         category, colour, pattern = self.parts(condition)
         projection = self.category(category) + self.pattern(pattern) + self.colour(colour)
         logit = self.linear(h).squeeze(1) + (projection * h).sum(dim=1)  # (B,)
-        # Pooled sums grow with the feature map; the classifier reads the mean.
-        classes = self.classifier(h / 16.0) if self.classifier is not None else None
+        classes = None
+        if self.classifier is not None:
+            classes = self.classifier(h if self.classifier_sums else h / h_area)
         return logit, classes
 
 

@@ -55,6 +55,14 @@ def test_files_from_before_the_category_classifier_train_without_one() -> None:
     assert GeneratorConfig.from_dict({"steps": 10}).category_loss_weight > 0
 
 
+def test_files_from_before_the_pooling_choice_keep_the_mean_their_classifier_read() -> None:
+    before = {k: v for k, v in GeneratorConfig().to_dict().items() if k != "classifier_pooling"}
+    assert GeneratorConfig.from_dict(before).classifier_pooling == "mean"
+    assert GeneratorConfig.from_dict({"steps": 10}).classifier_pooling == "sum"
+    with pytest.raises(ValueError):
+        GeneratorConfig.from_dict({"classifier_pooling": "max"})
+
+
 def test_json_lists_become_the_background_tuple() -> None:
     config = GeneratorConfig.from_dict({"background": [1, 0.9, 0.8]})
     assert config.background == (1.0, 0.9, 0.8)

@@ -104,6 +104,14 @@ def test_the_category_classifier_is_there_only_when_trained_with_one(
         logit, classes = with_classifier.score(x, c)
         assert torch.equal(logit, with_classifier(x, c))  # forward is the realness logit
     assert classes is not None and classes.shape == (5, layout.n_categories)
+    # "sum" reads the pooled features whole, "mean" the same divided by the map's area.
+    mean = build_discriminator(GeneratorConfig.tiny(classifier_pooling="mean"), layout).eval()
+    mean.load_state_dict(with_classifier.state_dict())
+    with torch.no_grad():
+        mean_classes = mean.score(x, c)[1]
+        bias = with_classifier.classifier.bias
+        assert mean_classes is not None and torch.allclose(
+            (classes - bias) / 16, mean_classes - bias, atol=1e-5)
     without = build_discriminator(GeneratorConfig.tiny(category_loss_weight=0.0), layout)
     assert isinstance(without, PartsDiscriminator) and without.classifier is None
     assert without.score(x, c)[1] is None
