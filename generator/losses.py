@@ -34,9 +34,18 @@ def colour_fidelity_loss(alpha: torch.Tensor, body: torch.Tensor, conditions: to
     error = (alpha * (body - colour).square()).sum(dim=(1, 2, 3)) / (
         alpha.sum(dim=(1, 2, 3)) * 3 + 1e-6)  # (B,)
     colour_term = (error * solid).sum() / solid.sum().clamp(min=1)
+    return colour_term + opacity_loss(alpha, opaque_target)
+
+
+def opacity_loss(alpha: torch.Tensor, opaque_target: float) -> torch.Tensor:
+    """A product's top 1% opacity falls short of ``opaque_target``: mean squared shortfall.
+
+    The second half of :func:`colour_fidelity_loss`; alone where no pattern is
+    "solid" (a catalog's layout), so no condition's tint is a known target.
+    """
     k = max(1, alpha[0].numel() // 100)
     top = alpha.flatten(1).topk(k, dim=1).values.mean(dim=1)  # (B,)
-    return colour_term + (opaque_target - top).clamp(min=0).square().mean()
+    return (opaque_target - top).clamp(min=0).square().mean()
 
 
 def real_opaque_level(shapes: np.ndarray) -> float:

@@ -39,6 +39,7 @@ from pigen.generator.losses import (
     colour_fidelity_loss,
     discriminator_hinge_loss,
     generator_hinge_loss,
+    opacity_loss,
     real_opaque_level,
 )
 from pigen.generator.models import (
@@ -48,13 +49,16 @@ from pigen.generator.models import (
     build_discriminator,
     build_generator,
 )
-from pigen.generator.training_data import RenderStream, draw_colours
+from pigen.generator.training_data import RenderStream, TrainingStream, draw_colours
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 FINAL_WEIGHTS = "generator.safetensors"
+
+#: (n, rng) -> (n, D) conditions of the training distribution (batch-norm recalibration).
+ConditionSampler = Callable[[int, np.random.Generator], np.ndarray]
 
 
 @dataclass
@@ -68,11 +72,17 @@ class TrainingState:
     ema: Generator  # eval-mode copy whose weights trail the generator's
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    stream: RenderStream
+    stream: TrainingStream
     device: torch.device
     step: int = 0
     elapsed_s: float = 0.0  # training time across resumes
     opaque_target: float = 1.0  # real shapes' top-1% opacity (colour_fidelity_loss)
+    # The training distribution's conditions, for batch-norm recalibration; None:
+    # the built-in mix (:func:`random_conditions`).
+    condition_sampler: ConditionSampler | None = None
+    # Whether solid conditions supervise the body colour (colour_fidelity_loss); a
+    # layout without a "solid" pattern keeps the opacity term only.
+    colour_supervised: bool = True
 
     @property
     def autocast(self) -> bool:
@@ -81,7 +91,22 @@ class TrainingState:
 
 def build_training(config: GeneratorConfig, layout: ConditionLayout, shapes: np.ndarray,
                    labels: np.ndarray, device: torch.device | None = None) -> TrainingState:
-    """Fresh models and optimisers, seeded by ``config.seed``."""
+    """Fresh models and optimisers, seeded by ``config.seed``, on the built-in renders."""
+    stream = RenderStream(shapes, labels, layout, seed=config.seed + 1,
+                          resolution=config.resolution, palette_fraction=config.palette_fraction,
+                          colour_jitter=config.colour_jitter, background=config.background)
+    return build_training_on(config, layout, stream, real_opaque_level(shapes), device)
+
+
+def build_training_on(config: GeneratorConfig, layout: ConditionLayout, stream: TrainingStream,
+                      opaque_target: float, device: torch.device | None = None,
+                      condition_sampler: ConditionSampler | None = None,
+                      colour_supervised: bool = True) -> TrainingState:
+    """Fresh models and optimisers, seeded by ``config.seed``, on any batch stream.
+
+    The stream draws from its own numpy generator, so building it touches no torch
+    random state: the models come out the same whichever stream feeds them.
+    """
     device = device or resolve_device(config.device)
     torch.manual_seed(config.seed)
     generator = build_generator(config, layout).to(device)
@@ -95,11 +120,9 @@ def build_training(config: GeneratorConfig, layout: ConditionLayout, shapes: np.
     # Fused Adam: one kernel over all parameters instead of a loop of small ops.
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas, fused=True)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas, fused=True)
-    stream = RenderStream(shapes, labels, layout, seed=config.seed + 1,
-                          resolution=config.resolution, palette_fraction=config.palette_fraction,
-                          colour_jitter=config.colour_jitter, background=config.background)
     return TrainingState(config, layout, generator, discriminator, ema, opt_g, opt_d, stream,
-                         device, opaque_target=real_opaque_level(shapes))
+                         device, opaque_target=opaque_target, condition_sampler=condition_sampler,
+                         colour_supervised=colour_supervised)
 
 
 def train_step(state: TrainingState) -> dict[str, float]:
@@ -128,18 +151,22 @@ def train_step(state: TrainingState) -> dict[str, float]:
                 batch = state.stream.next_batch(n)
                 real = batch.images.to(device, non_blocking=True)
                 conditions = batch.conditions.to(device, non_blocking=True)
+                # What G is asked for: the real images' own conditions (built-in
+                # renders), or the stream's separate draw (a catalog's items + jitter).
+                wanted = conditions if batch.fake_conditions is None else \
+                    batch.fake_conditions.to(device, non_blocking=True)
             z = torch.randn(n, config.z_dim, device=device)
             last = k == config.d_steps - 1
             with phase("G forward"), torch.set_grad_enabled(last):
                 if parts_g is not None:
-                    alpha, body = parts_g.layers(z, conditions)
+                    alpha, body = parts_g.layers(z, wanted)
                     fake = parts_g.composite(alpha, body)
                 else:
-                    fake = g(z, conditions)  # (B, 3, R, R)
-            # 2. discriminator: real renders vs generated images of the same conditions
+                    fake = g(z, wanted)  # (B, 3, R, R)
+            # 2. discriminator: real images vs generated images of the asked conditions
             with phase("D forward"):
                 both = torch.cat([augment(real), augment(fake.detach())])
-                logits, classes = _score(d, both, torch.cat([conditions, conditions]))
+                logits, classes = _score(d, both, torch.cat([conditions, wanted]))
                 loss_d = discriminator_hinge_loss(logits[:n], logits[n:])
                 if classes is not None:  # D learns to name the real shapes only
                     loss_d = loss_d + config.category_loss_weight * F.cross_entropy(
@@ -152,15 +179,17 @@ def train_step(state: TrainingState) -> dict[str, float]:
         # 3. generator: fool the updated D with the same images
         d.requires_grad_(False)
         with phase("D forward (G step)"):
-            logits, classes = _score(d, augment(fake), conditions)
+            logits, classes = _score(d, augment(fake), wanted)
             loss_g = generator_hinge_loss(logits)
             if classes is not None:  # ... and G to make shapes D names as requested
-                requested = conditions[:, state.layout.category_slice].argmax(dim=1)
+                requested = wanted[:, state.layout.category_slice].argmax(dim=1)
                 loss_g = loss_g + config.category_loss_weight * F.cross_entropy(
                     classes.float(), requested)
             if parts_g is not None:
-                loss_g = loss_g + config.colour_loss_weight * colour_fidelity_loss(
-                    alpha, body, conditions, state.layout, state.opaque_target)
+                fidelity = colour_fidelity_loss(
+                    alpha, body, wanted, state.layout, state.opaque_target
+                ) if state.colour_supervised else opacity_loss(alpha, state.opaque_target)
+                loss_g = loss_g + config.colour_loss_weight * fidelity
         with phase("G+D backward (G step)"):
             state.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -208,12 +237,15 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: Generator, layout: ConditionLayout, batches: int = 16,
-                          batch_size: int = 256, seed: int = 12345) -> None:
+                          batch_size: int = 256, seed: int = 12345,
+                          conditions_for: ConditionSampler | None = None) -> None:
     """Re-estimate the batch-norm statistics for the EMA weights ("standing statistics").
 
     The EMA copy carries the live generator's running statistics, which belong to
     other weights; averaging over fresh training-distribution batches makes eval-mode
     samples match what the EMA weights actually produce. Seeded: same model, same stats.
+    ``conditions_for(n, rng)`` draws the training distribution's conditions (default:
+    the built-in mix, :func:`random_conditions`).
     """
     device = next(model.parameters()).device
     rng = np.random.default_rng(seed)
@@ -224,7 +256,8 @@ def recalibrate_batchnorm(model: Generator, layout: ConditionLayout, batches: in
         norm.momentum = None  # cumulative average over the batches below
     model.train()
     for _ in range(batches):
-        conditions = random_conditions(layout, batch_size, rng)
+        conditions = (random_conditions(layout, batch_size, rng) if conditions_for is None
+                      else conditions_for(batch_size, rng))
         z = torch.randn(batch_size, model.config.z_dim, generator=noise)
         model(z.to(device), torch.from_numpy(conditions).to(device))
     for norm in norms:
@@ -304,10 +337,23 @@ class RunResult:
 def train(config: GeneratorConfig, run_dir: Path, shapes: np.ndarray, labels: np.ndarray,
           layout: ConditionLayout, *, resume: bool = False, evaluator: Evaluator | None = None,
           progress: bool = True, stop_after: int | None = None) -> RunResult:
-    """Train to ``config.steps`` (or ``stop_after`` more steps), checkpointing as it goes.
+    """Train on the built-in renders to ``config.steps`` (or ``stop_after`` more steps).
 
     ``evaluator(ema_model, step) -> metrics`` runs at every evaluation (the judge's
     metrics); without it the rows hold losses only.
+    """
+    return run_training(config, run_dir, lambda: build_training(config, layout, shapes, labels),
+                        resume=resume, evaluator=evaluator, progress=progress,
+                        stop_after=stop_after)
+
+
+def run_training(config: GeneratorConfig, run_dir: Path, build: Callable[[], TrainingState], *,
+                 resume: bool = False, evaluator: Evaluator | None = None, progress: bool = True,
+                 stop_after: int | None = None) -> RunResult:
+    """The loop any training data shares: steps, evaluations, checkpoints, exact resume.
+
+    ``build()`` makes the fresh state (models, optimisers, the batch stream); a
+    resumed run loads the checkpoint into it.
     """
     from tqdm.auto import tqdm
 
@@ -317,7 +363,7 @@ def train(config: GeneratorConfig, run_dir: Path, shapes: np.ndarray, labels: np
     if checkpoint_path.exists() and not resume:
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it "
                               "or choose another --run-dir")
-    state = build_training(config, layout, shapes, labels)
+    state = build()
     if resume and checkpoint_path.exists():
         restore(state, load_checkpoint(checkpoint_path))
         log.info("resumed %s at step %d", run_dir, state.step)
@@ -353,9 +399,9 @@ def train(config: GeneratorConfig, run_dir: Path, shapes: np.ndarray, labels: np
     rows = read_metrics(run_dir / METRICS)
     if state.step >= config.steps:
         ema = copy.deepcopy(state.ema).to("cpu")
-        recalibrate_batchnorm(ema, layout)
+        recalibrate_batchnorm(ema, state.layout, conditions_for=state.condition_sampler)
         final = rows[-1] if rows else {}
-        save_generator(ema, layout, weights, metrics={
+        save_generator(ema, state.layout, weights, metrics={
             "steps": state.step, "training_seconds": round(state.elapsed_s, 1),
             "device": str(state.device), **{k: v for k, v in final.items() if k != "step"}})
         from pigen.generator.plots import plot_training
@@ -368,7 +414,7 @@ def _evaluate(state: TrainingState, running: dict[str, list[float]],
               evaluator: Evaluator | None, run_dir: Path) -> dict[str, Any]:
     """Metrics row + sample grid from a BN-recalibrated copy of the EMA generator."""
     ema = copy.deepcopy(state.ema)
-    recalibrate_batchnorm(ema, state.layout, batches=4)
+    recalibrate_batchnorm(ema, state.layout, batches=4, conditions_for=state.condition_sampler)
     row: dict[str, Any] = {"step": state.step, "elapsed_s": round(state.elapsed_s, 1)}
     row.update({k: round(float(np.mean(v)), 4) for k, v in running.items() if v})
     if evaluator is not None:

@@ -9,7 +9,7 @@ rather than the 2,000 the catalog happens to hold. Colour is half palette
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -27,6 +27,19 @@ class RenderedBatch:
     labels: torch.Tensor  # (B,) int64 category index
     patterns: torch.Tensor  # (B,) int64 pattern index
     colours: torch.Tensor  # (B, 3) float32 RGB in [0, 1]
+    # (B, D) what the generator is asked for this step; None: ``conditions`` (the
+    # built-in renders). A catalog draws them apart: its items' conditions + jitter.
+    fake_conditions: torch.Tensor | None = None
+
+
+class TrainingStream(Protocol):
+    """Seeded batches of (real image, condition) whose state a checkpoint carries."""
+
+    def next_batch(self, batch_size: int) -> RenderedBatch: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def set_state(self, state: dict[str, Any]) -> None: ...
 
 
 class RenderStream:
