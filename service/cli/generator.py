@@ -33,11 +33,12 @@ FashionOption = Annotated[
 ]
 
 
-def generator_config(config_file: Path | None, overrides: list[str] | None) -> GeneratorConfig:
-    """Defaults, then a JSON file, then ``--set NAME=VALUE``; exits 2 on any error."""
+def generator_config(config_file: Path | None, overrides: list[str] | None,
+                     defaults: dict[str, Any] | None = None) -> GeneratorConfig:
+    """Defaults, then ``defaults``, a JSON file, ``--set NAME=VALUE``; exits 2 on any error."""
     from pigen.generator.config import GeneratorConfig
 
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(defaults or {})
     try:
         if config_file is not None:
             values.update(json.loads(config_file.read_text()))
@@ -64,6 +65,11 @@ def _fashion(split: str, folder: Path | None):  # type: ignore[no-untyped-def]
         raise cli.fail(str(error)) from None
 
 
+#: What a catalog run changes from GeneratorConfig's defaults (a file or --set wins):
+#: photos keep more detail at 64 px than Fashion-MNIST's 28 px shapes do.
+CATALOG_DEFAULTS: dict[str, Any] = {"resolution": 64}
+
+
 @generator_app.command("train")
 def train_command(
     config_file: Annotated[Path | None, typer.Option("--config", help="JSON of config fields.")]
@@ -77,12 +83,53 @@ def train_command(
     fashion_mnist: FashionOption = None,
     register: Annotated[bool, typer.Option(help="Register the final weights as a model "
                                                 "version (not activated).")] = False,
+    catalog: Annotated[bool, typer.Option(
+        "--catalog", help="Train on the store's own catalog (its items' photos, categories, "
+                          "colours and patterns; 64 px unless the config says otherwise) "
+                          "instead of the built-in Fashion-MNIST renders.")] = False,
+    skip_incomplete: Annotated[bool, typer.Option(
+        "--skip-incomplete", help="With --catalog: leave out items without a colour or "
+                                  "pattern (reported) instead of refusing.")] = False,
+    activate: Annotated[bool, typer.Option(help="Register the final weights and make them "
+                                                "the active generator (loaded and tested "
+                                                "first).")] = False,
 ) -> None:
-    """Train on Fashion-MNIST shapes rendered with the catalog recipe (resumable)."""
+    """Train the generator (resumable): on Fashion-MNIST renders, or --catalog on the store's."""
+    if catalog:
+        config = generator_config(config_file, overrides, CATALOG_DEFAULTS)
+        weights = _train_on_catalog(config, run_dir, resume, skip_incomplete)
+    else:
+        weights = _train_builtin(generator_config(config_file, overrides), run_dir, resume,
+                                 judge_path, fashion_mnist)
+    if (register or activate) and weights.exists():
+        _register(weights, activate)
+
+
+def _register(weights: Path, activate: bool) -> None:
+    from pigen.data.model_registry import activate_model_version
+    from pigen.service.generator_serving import ensure_generator_version
+    from pigen.service.model_loading import ModelLoadError, load_checked
+
+    engine = cli.open_database()
+    version = ensure_generator_version(engine, weights)
+    typer.echo(f"registered as generator version {version.id}")
+    if activate and not version.is_active:
+        device = cli.load_settings().device
+        try:
+            activate_model_version(engine, version.id,
+                                   check=lambda found: load_checked(found, device))
+        except ModelLoadError as error:
+            raise cli.fail(f"not activated: {error}") from None
+    if activate:
+        typer.echo(f"generator version {version.id} is active")
+
+
+def _train_builtin(config: GeneratorConfig, run_dir: Path, resume: bool,
+                   judge_path: Path | None, fashion_mnist: Path | None) -> Path:
+    """Fashion-MNIST shapes rendered with the catalog recipe; judge metrics when shipped."""
     from pigen.data.conditions import ConditionLayout
     from pigen.generator.train import train
 
-    config = generator_config(config_file, overrides)
     train_set = _fashion("train", fashion_mnist)
     layout = ConditionLayout.builtin()
     evaluator = _training_evaluator(judge_path, layout, config, train_set, fashion_mnist)
@@ -93,11 +140,34 @@ def train_command(
         raise cli.fail(str(error)) from None
     typer.echo(f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min -> "
                f"{result.weights}")
-    if register and result.weights.exists():
-        from pigen.service.generator_serving import ensure_generator_version
+    return result.weights
 
-        version = ensure_generator_version(cli.open_database(), result.weights)
-        typer.echo(f"registered as generator version {version.id}")
+
+def _train_on_catalog(config: GeneratorConfig, run_dir: Path, resume: bool,
+                      skip_incomplete: bool) -> Path:
+    """The store's items with images; catalog figures (no judge) at each evaluation."""
+    from pigen.generator.catalog_training import layout_of, train_catalog_generator
+    from pigen.generator.device import resolve_device
+
+    settings = cli.load_settings()
+    device = resolve_device(config.device)
+    typer.echo(f"training on {device.type}" + (
+        "" if device.type == "cuda" else " (a CUDA GPU trains this many times faster)"))
+    try:
+        result, catalog = train_catalog_generator(
+            cli.open_database(), config, run_dir, settings.storage_dir / "catalog" / "prepared",
+            skip_incomplete=skip_incomplete, resume=resume)
+    except (FileExistsError, ValueError) as error:  # IncompleteCatalog is a ValueError
+        raise cli.fail(str(error)) from None
+    layout = layout_of(catalog)
+    typer.echo(f"catalog: {len(catalog)} items ({catalog.prepared_now} images prepared now, "
+               f"the rest from the cache), {len(catalog.skipped)} left out; categories "
+               f"{', '.join(layout.categories)}; patterns {', '.join(layout.patterns)}")
+    for item_id, reason in catalog.skipped[:10]:
+        typer.echo(f"  left out {item_id}: {reason}")
+    typer.echo(f"trained {result.steps} steps in {result.elapsed_s / 60:.1f} min -> "
+               f"{result.weights}")
+    return result.weights
 
 
 def _training_evaluator(judge_path: Path | None, layout, config, train_set,  # type: ignore[no-untyped-def]
