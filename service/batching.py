@@ -20,6 +20,12 @@ Backpressure: the queue holds at most ``max_queue`` items and every submit has
 a deadline. A full queue or a passed deadline raises :class:`Overloaded` at
 once, which the app answers with 503 and ``Retry-After``, so a burst beyond what
 the generator can do is shed instead of growing every caller's wait.
+
+Admission: a submit is refused at once (reason ``"estimate"``) when the work
+ahead of it, at the pace of recent forwards, would not be done before its
+deadline: a caller that would be shed after waiting is told now, so the items
+that are accepted are the ones that finish in time, and their latency stays
+bounded by the deadline however far the offered load runs past capacity.
 """
 
 from __future__ import annotations
@@ -39,16 +45,22 @@ R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
-#: Why a submit was refused: the queue was full, or its deadline passed while queued.
-ShedReason = Literal["queue_full", "deadline"]
+#: Why a submit was refused: the queue was full, the work ahead of it would outlast its
+#: deadline (refused at submit), or its deadline passed while queued.
+ShedReason = Literal["queue_full", "estimate", "deadline"]
+
+#: Weight of the newest forward in the running per-item pace (an exponential average).
+PACE_WEIGHT = 0.2
 
 
 class Overloaded(RuntimeError):
     """The generator cannot take this item now; try again after ``retry_after_s``."""
 
     def __init__(self, reason: ShedReason, retry_after_s: int) -> None:
-        what = ("the image queue is full" if reason == "queue_full"
-                else "the image was not made before its deadline")
+        what = {"queue_full": "the image queue is full",
+                "estimate": "the images queued ahead would not be made before this one's "
+                            "deadline",
+                "deadline": "the image was not made before its deadline"}[reason]
         super().__init__(f"{what}; retry in {retry_after_s} s")
         self.reason = reason
         self.retry_after_s = retry_after_s
@@ -100,7 +112,12 @@ class MicroBatcher(Generic[T, R]):
         self._executor: ThreadPoolExecutor | None = None
         self._finisher: ThreadPoolExecutor | None = None
         self._finishing: asyncio.Task[None] | None = None  # the batch being finished
-        self._seconds_per_item = 0.01  # a running estimate, for Retry-After
+        self._seconds_per_item = 0.01  # forward + finish per item, for Retry-After
+        # Forward seconds per item of recent batches (None until the first): the pace at
+        # which the queue drains, since finishing overlaps the next forward.
+        self._forward_per_item: float | None = None
+        self._finish_seconds = 0.0  # the last batch's finishing time
+        self._running_items = 0  # items in the forward running now
 
     @property
     def running(self) -> bool:
@@ -110,6 +127,17 @@ class MicroBatcher(Generic[T, R]):
     def queue_depth(self) -> int:
         """Items waiting for a forward (not counting the batch running now)."""
         return self._queue.qsize() if self._queue is not None else 0
+
+    def estimated_wait(self) -> float | None:
+        """Seconds until an item submitted now would be made: None before the first forward.
+
+        The forward running now, the queue ahead and the new item itself, at the
+        recent per-item pace, plus the new item's own batch being finished.
+        """
+        if self._forward_per_item is None:
+            return None
+        ahead = self._running_items + self.queue_depth + 1
+        return ahead * self._forward_per_item + self._finish_seconds
 
     async def start(self) -> None:
         if self.running:
@@ -145,11 +173,16 @@ class MicroBatcher(Generic[T, R]):
     async def submit(self, group: Hashable, item: T) -> R:
         """Queue ``item`` and wait for its result (or the exception of its batch).
 
-        Raises :class:`Overloaded` at once when the queue is full, or when the
-        result is not there within ``timeout_s``.
+        Raises :class:`Overloaded` at once when the queue is full or the work ahead
+        would outlast the deadline (:meth:`estimated_wait`), or when the result is
+        not there within ``timeout_s``. An idle generator always takes the item.
         """
         if not self.running or self._queue is None:
             raise RuntimeError("the batcher is not running (start() it in the app's lifespan)")
+        if self._running_items or self.queue_depth:
+            wait = self.estimated_wait()
+            if wait is not None and wait > self.timeout:
+                raise self._shed("estimate")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait(_Pending(group, item, future))
@@ -210,9 +243,11 @@ class MicroBatcher(Generic[T, R]):
                          members: list[_Pending[T, R]]) -> None:
         # 2. run off the event loop, one batch at a time
         started = time.perf_counter()
+        self._running_items = len(members)
         try:
             results = await loop.run_in_executor(
                 self._executor, self._run, group, [m.item for m in members])
+            self._observe_forward(len(members), time.perf_counter() - started)
             if len(results) != len(members):
                 raise RuntimeError(f"batch function returned {len(results)} results "
                                    f"for {len(members)} items")
@@ -227,6 +262,8 @@ class MicroBatcher(Generic[T, R]):
                 if not member.future.done():
                     member.future.set_exception(error)
             return
+        finally:
+            self._running_items = 0
         if self._finish is None:
             self._deliver(members, results, started)
             return
@@ -241,9 +278,11 @@ class MicroBatcher(Generic[T, R]):
                             members: list[_Pending[T, R]], results: Sequence[R],
                             started: float) -> None:
         assert self._finish is not None
+        finishing = time.perf_counter()
         try:
             await loop.run_in_executor(self._finisher, self._finish, group,
                                        [m.item for m in members], results)
+            self._finish_seconds = time.perf_counter() - finishing
         except BaseException as error:  # stopping, or the batch could not be finished
             if not isinstance(error, asyncio.CancelledError):
                 log.warning("finishing a generator batch of %d failed: %s", len(members), error)
@@ -256,6 +295,11 @@ class MicroBatcher(Generic[T, R]):
                 return
             raise
         self._deliver(members, results, started)
+
+    def _observe_forward(self, size: int, seconds: float) -> None:
+        pace = seconds / size
+        self._forward_per_item = pace if self._forward_per_item is None else (
+            (1 - PACE_WEIGHT) * self._forward_per_item + PACE_WEIGHT * pace)
 
     def _deliver(self, members: list[_Pending[T, R]], results: Sequence[R],
                  started: float) -> None:

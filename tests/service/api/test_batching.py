@@ -258,3 +258,57 @@ def test_finishing_a_batch_overlaps_the_next_forward_and_its_errors_reach_its_ca
     zero, two, failed = run(main())
     assert (zero, two) == (0, 2) and finished == [[0], [1]]
     assert isinstance(failed, OSError)
+
+
+def test_a_submit_whose_wait_would_outlast_its_deadline_is_refused_at_once() -> None:
+    gate = Gate()
+    shed: list[str] = []
+
+    async def main() -> None:
+        batcher: MicroBatcher[int, int] = MicroBatcher(gate, max_size=1, timeout_s=30,
+                                                       on_shed=shed.append)
+        await batcher.start()
+        try:
+            assert batcher.estimated_wait() is None  # no pace known: nothing refused on it
+            gate.opened.set()
+            assert await batcher.submit("g", 0) == 0  # learns the pace
+            gate.opened.clear()
+            # The pace as if each forward took 10 s an item: 3 ahead outlast a 30 s deadline.
+            batcher._forward_per_item = 10.0
+            running = asyncio.create_task(batcher.submit("g", 1))
+            while len(gate.batches) < 2:
+                await asyncio.sleep(0.001)
+            queued = [asyncio.create_task(batcher.submit("g", i)) for i in (2, 3)]
+            await asyncio.sleep(0)
+            wait = batcher.estimated_wait()
+            assert wait is not None and wait >= 40  # 1 running + 2 queued + itself
+            with pytest.raises(Overloaded) as refused:
+                await batcher.submit("g", 4)  # told now, not after 30 s
+            assert refused.value.reason == "estimate" and refused.value.retry_after_s >= 1
+            assert "deadline" in str(refused.value)
+            assert not running.done()  # refused while the forward ahead still ran
+            gate.opened.set()
+            assert await asyncio.gather(running, *queued) == [2, 4, 6]
+        finally:
+            gate.opened.set()
+            await batcher.stop()
+
+    run(main())
+    assert shed == ["estimate"]
+    assert [4] not in gate.batches  # the refused item never ran
+
+
+def test_an_idle_generator_takes_an_item_whatever_the_pace() -> None:
+    recorder = Recorder()
+
+    async def main() -> int:
+        batcher: MicroBatcher[int, int] = MicroBatcher(recorder, max_size=4, timeout_s=1)
+        await batcher.start()
+        try:
+            await batcher.submit("g", 0)
+            batcher._forward_per_item = 100.0  # slower than any deadline
+            return await batcher.submit("g", 5)  # nothing ahead: it runs
+        finally:
+            await batcher.stop()
+
+    assert run(main()) == 10
