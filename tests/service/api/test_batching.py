@@ -273,15 +273,16 @@ def test_a_submit_whose_wait_would_outlast_its_deadline_is_refused_at_once() -> 
             gate.opened.set()
             assert await batcher.submit("g", 0) == 0  # learns the pace
             gate.opened.clear()
-            # The pace as if each forward took 10 s an item: 3 ahead outlast a 30 s deadline.
-            batcher._forward_per_item = 10.0
+            # As if forwards took 10 s: with one running, the third queued forward behind
+            # it would end past a 30 s deadline.
+            batcher._forward_seconds.extend([10.0] * 3)
             running = asyncio.create_task(batcher.submit("g", 1))
             while len(gate.batches) < 2:
                 await asyncio.sleep(0.001)
             queued = [asyncio.create_task(batcher.submit("g", i)) for i in (2, 3)]
             await asyncio.sleep(0)
             wait = batcher.estimated_wait()
-            assert wait is not None and wait >= 40  # 1 running + 2 queued + itself
+            assert wait is not None and wait >= 40  # forwards: 1 running, 2 queued, its own
             with pytest.raises(Overloaded) as refused:
                 await batcher.submit("g", 4)  # told now, not after 30 s
             assert refused.value.reason == "estimate" and refused.value.retry_after_s >= 1
@@ -306,9 +307,35 @@ def test_an_idle_generator_takes_an_item_whatever_the_pace() -> None:
         await batcher.start()
         try:
             await batcher.submit("g", 0)
-            batcher._forward_per_item = 100.0  # slower than any deadline
+            batcher._forward_seconds.extend([100.0] * 3)  # slower than any deadline
             return await batcher.submit("g", 5)  # nothing ahead: it runs
         finally:
             await batcher.stop()
 
     assert run(main()) == 10
+
+
+def test_the_wait_estimate_counts_forwards_not_items() -> None:
+    # A slow lone forward (torch's first at a size) must not refuse a burst that one
+    # more forward takes: 31 queued behind a running one is two forwards, not 32.
+    gate = Gate()
+
+    async def main() -> tuple[float | None, list[int]]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(gate, max_size=64, timeout_s=10)
+        await batcher.start()
+        try:
+            batcher._forward_seconds.append(3.0)
+            running = asyncio.create_task(batcher.submit("g", 0))
+            await asyncio.to_thread(gate.started.wait, 30)
+            queued = [asyncio.create_task(batcher.submit("g", i)) for i in range(1, 32)]
+            await asyncio.sleep(0)
+            wait = batcher.estimated_wait()  # the running forward + this burst's one
+            gate.opened.set()
+            return wait, await asyncio.gather(running, *queued)
+        finally:
+            gate.opened.set()
+            await batcher.stop()
+
+    wait, results = run(main())
+    assert wait == 6.0
+    assert results == [2 * i for i in range(32)]  # none refused
