@@ -1,7 +1,9 @@
 """What routes receive through ``Depends``: settings, engine, models, images, the caller.
 
 Everything comes from ``app.state`` (set up once by ``create_app``/its lifespan),
-so tests override any of it with ``app.dependency_overrides``.
+so tests override any of it with ``app.dependency_overrides``. The getters are
+``async def`` although they never await: FastAPI runs a plain ``def`` dependency
+in its thread pool, and three thread hops per request cost more than the lookup.
 """
 
 from __future__ import annotations
@@ -20,23 +22,23 @@ from pigen.service.runtime import Runtime
 from pigen.service.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_images(request: Request) -> ImageService:
+async def get_images(request: Request) -> ImageService:
     return request.app.state.images
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
