@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,14 +30,15 @@ from pigen.service.image_store import (
     record_images,
     valid_image_id,
 )
+from pigen.service.listed_images import ListedImages
 from pigen.service.metrics import ServiceMetrics
 from pigen.service.runtime import ModelSet, Runtime
 from pigen.service.taste import UserTaste, taste_for_user
 
 #: One image to make: (image id, condition vector (D,) float32, seed).
 Job = tuple[str, np.ndarray, int]
-#: Listed images whose making is remembered in memory (id -> its record).
-LISTED_KEPT = 50_000
+#: Bytes of memory remembering listed images (settings: ``PIGEN_LISTED_CACHE_BYTES``).
+LISTED_CACHE_BYTES = 8 * 1024 * 1024
 #: Provenance rows of listed, never fetched images kept in the database (settings:
 #: ``PIGEN_MAX_UNFETCHED_IMAGES``); pruning runs after every tenth of this many listed.
 UNFETCHED_KEPT = 100_000
@@ -67,7 +67,8 @@ class ImageService:
     def __init__(self, engine: Engine, runtime: Runtime, files: ImageFiles,
                  metrics: ServiceMetrics, batch_max_size: int, batch_max_wait_ms: float,
                  batch_max_queue: int = 256, batch_timeout_s: float = 10.0, *,
-                 unfetched_kept: int = UNFETCHED_KEPT) -> None:
+                 unfetched_kept: int = UNFETCHED_KEPT,
+                 listed_cache_bytes: int = LISTED_CACHE_BYTES) -> None:
         self.engine = engine
         self.runtime = runtime
         self.files = files
@@ -78,8 +79,8 @@ class ImageService:
             timeout_s=batch_timeout_s, on_shed=metrics.observe_shed,
             finish=self._store_batch)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._listed: OrderedDict[str, ImageRecord] = OrderedDict()
-        self._listed_lock = threading.Lock()  # listing runs in the thread pool
+        self.listed = ListedImages(listed_cache_bytes)  # thread-safe: listing runs in a pool
+        self._prune_lock = threading.Lock()
         self._writers = ThreadPoolExecutor(max_workers=IMAGE_WRITERS,
                                            thread_name_prefix="pigen-image-write")
         self.unfetched_kept = unfetched_kept
@@ -158,9 +159,8 @@ class ImageService:
             return False
         if self.files.path_of(image_id).is_file():
             return True
-        with self._listed_lock:
-            if image_id in self._listed:
-                return True
+        if image_id in self.listed:
+            return True
         return await asyncio.to_thread(find_image, self.engine, image_id) is not None
 
     async def canonical_png(self, image_id: str) -> bytes | None:
@@ -180,8 +180,7 @@ class ImageService:
                     if png is not None:
                         self.metrics.image_cache.labels("disk").inc()
                         return png
-                with self._listed_lock:
-                    listed = self._listed.get(image_id)
+                listed = self.listed.get(image_id)
                 if listed is not None:
                     job = (listed.generator_version, listed.condition.to_array(), listed.seed)
                 else:  # listed by another process, or before a restart
@@ -206,12 +205,8 @@ class ImageService:
         beyond ``unfetched_kept`` are pruned.
         """
         record_images(self.engine, [m.record for m in made])
-        with self._listed_lock:
-            for image in made:
-                self._listed[image.record.image_id] = image.record
-                self._listed.move_to_end(image.record.image_id)
-            while len(self._listed) > LISTED_KEPT:
-                self._listed.popitem(last=False)
+        self.listed.put(m.record for m in made)
+        with self._prune_lock:
             self._recorded_since_prune += len(made)
             prune = self._recorded_since_prune >= max(1, self.unfetched_kept // 10)
             if prune:
@@ -246,8 +241,7 @@ class ImageService:
         paths = dict(zip([image_id for image_id, _, _ in jobs], written, strict=True))
         # Upserted, not just updated: a row pruned between listing and this fetch
         # comes back, from the listing's record when this process still has it.
-        with self._listed_lock:
-            listed = {image_id: self._listed.get(image_id) for image_id, _, _ in jobs}
+        listed = {image_id: self.listed.get(image_id) for image_id, _, _ in jobs}
         records = [listed[image_id] or ImageRecord(
             image_id, None, None, generator_version,
             ConditionVector.from_array(generator.layout, condition), seed, None)
