@@ -41,7 +41,7 @@ from pigen.service.docs_pages import add_docs_pages
 from pigen.service.image_store import ImageFiles
 from pigen.service.imaging import ImageService
 from pigen.service.metrics import ServiceMetrics
-from pigen.service.middleware import BodyLimit, RequestMetrics
+from pigen.service.middleware import BodyLimit, InflightLimit, RequestMetrics
 from pigen.service.openapi_contract import keep_contract
 from pigen.service.outages import add_outage_handlers
 from pigen.service.runtime import ModelsNotReady, Runtime
@@ -83,8 +83,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     image_service = ImageService(engine, runtime, files, metrics,
                                  settings.batch_max_size, settings.batch_max_wait_ms,
                                  settings.batch_max_queue, settings.batch_timeout_seconds,
-                                 unfetched_kept=settings.max_unfetched_images)
+                                 unfetched_kept=settings.max_unfetched_images,
+                                 listed_cache_bytes=settings.listed_cache_bytes)
     metrics.watch_queue(image_service.batcher)
+    metrics.watch_listed_cache(lambda: image_service.listed.size_bytes)
     metrics.watch_runtime(lambda: runtime.ready)
     metrics.watch_campaigns(engine)
 
@@ -128,6 +130,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                  for router, prefix in ROUTERS for route in router.routes
                  if isinstance(route, APIRoute)}
     app.add_middleware(RequestMetrics, metrics=metrics, templates=templates)
+    # Outermost: a request refused for load costs as little as a request can.
+    app.add_middleware(InflightLimit, max_inflight=settings.max_inflight_requests,
+                       metrics=metrics)
     app.mount("/demo", StaticFiles(directory=WEB_DIR, html=True), name="demo")
 
     @app.get("/", include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -53,8 +53,13 @@ class ServiceMetrics:
             "pigen_batch_queue_limit", "Images the generator queue holds at most.",
             registry=self.registry)
         self.shed = Counter(
-            "pigen_shed_total", "Image requests refused with 503 + Retry-After because the "
-            "generator was saturated.", ["reason"], registry=self.registry)
+            "pigen_shed_total", "Requests refused with 503 + Retry-After: the generator was "
+            "saturated (queue_full, estimate, deadline) or too many requests were in flight "
+            "(inflight).", ["reason"], registry=self.registry)
+
+        self.listed_cache_bytes = Gauge(
+            "pigen_listed_cache_bytes", "Memory remembering listed images (by the cache's "
+            "own count; bounded by PIGEN_LISTED_CACHE_BYTES).", registry=self.registry)
 
         self.models_ready = Gauge(
             "pigen_models_ready", "1 when a complete model set is loaded and serving, else 0.",
@@ -86,7 +91,11 @@ class ServiceMetrics:
         self.batch_queue_depth.set_function(lambda: batcher.queue_depth)
         self.batch_queue_limit.set(batcher.max_queue)
 
-    def observe_shed(self, reason: ShedReason) -> None:
+    def watch_listed_cache(self, size_bytes: Callable[[], int]) -> None:
+        """Report the listed-image cache's bytes at every scrape."""
+        self.listed_cache_bytes.set_function(lambda: float(size_bytes()))
+
+    def observe_shed(self, reason: ShedReason | Literal["inflight"]) -> None:
         self.shed.labels(reason=reason).inc()
 
     def observe_batch(self, size: int, seconds: float) -> None:

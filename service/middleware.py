@@ -1,4 +1,5 @@
-"""ASGI middleware of the app: request latency metrics and the request-body limit."""
+"""ASGI middleware of the app: request latency metrics, the request-body limit and the
+bound on requests in flight."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pigen.service.metrics import ServiceMetrics
+
+#: Paths never refused for load: probes and scrapes must see an overloaded server as it is.
+UNBOUNDED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RequestMetrics:
@@ -82,3 +86,47 @@ class BodyLimit:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class InflightLimit:
+    """Answer 503 + ``Retry-After`` at once while ``max_inflight`` requests are being served.
+
+    The micro-batcher bounds the generator's queue, but a request waits before it
+    gets there too: for the event loop, the thread pool, the database. Past this
+    bound new requests are refused before any of that work, so the ones accepted
+    are not slowed by a backlog without end. Counted as ``pigen_shed_total{reason=
+    "inflight"}``; probes and ``/metrics`` are never refused.
+    """
+
+    def __init__(self, app: ASGIApp, max_inflight: int, metrics: ServiceMetrics) -> None:
+        if max_inflight < 1:
+            raise ValueError(f"max_inflight must be >= 1, got {max_inflight}")
+        self.app = app
+        self.max_inflight = max_inflight
+        self.metrics = metrics
+        self.inflight = 0  # one event loop: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNBOUNDED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.inflight >= self.max_inflight:
+            self.metrics.observe_shed("inflight")
+            await _refuse(send)
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1
+
+
+_BUSY = json.dumps({"detail": "the server has too many requests in flight; retry in 1 s"}
+                   ).encode()
+
+
+async def _refuse(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1"),
+                            (b"content-length", str(len(_BUSY)).encode())]})
+    await send({"type": "http.response.body", "body": _BUSY})

@@ -53,6 +53,10 @@ class Settings(StoreSettings):
     # image not made within the timeout (s), the service answers 503 + Retry-After.
     batch_max_queue: int = Field(default=256, ge=1, le=100_000)
     batch_timeout_seconds: float = Field(default=10.0, gt=0.0, le=600.0)
+    # Requests being served at once at most (probes and /metrics aside); beyond that new
+    # ones get 503 + Retry-After before any work, so a backlog cannot build up in front
+    # of the batcher's queue (the event loop, the thread pool, the database).
+    max_inflight_requests: int = Field(default=256, ge=1, le=100_000)
     # Torch threads of the server's generator (a storefront box shares its cores).
     generator_threads: int = Field(default=2, ge=1, le=64)
     # Origins allowed to call the API from a browser (comma-separated; empty: none).
@@ -66,6 +70,9 @@ class Settings(StoreSettings):
     # Provenance rows of listed but never fetched images kept in the database; older
     # ones are pruned (their URLs 404 until listed again), so open listing stays bounded.
     max_unfetched_images: int = Field(default=100_000, ge=10, le=100_000_000)
+    # Bytes of memory remembering listed images (what makes each), so their first fetch
+    # needs no database read; the oldest are forgotten first (0: always read the row).
+    listed_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0, le=4 * 1024**3)
     # How often (s) a server checks the registry for versions another process
     # activated, so replicas follow `pigen recsys activate` (0: never).
     model_refresh_seconds: float = Field(default=30.0, ge=0.0)
