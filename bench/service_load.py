@@ -20,15 +20,21 @@ Also in the same run:
   and a JSON endpoint; and FastAPI's default JSON rendering (pydantic straight to
   bytes) against orjson (``ORJSONResponse``) on a real listing body;
 * overload (``--overload-seconds``): open-loop arrivals at 4x the batched
-  images/s measured at 32 clients, then at half of it: shows shedding (503 +
-  Retry-After), the latency of the requests accepted, and recovery.
+  images/s measured at 32 clients, then at half of it (``overload.py``): shows
+  shedding (503 + Retry-After), the latency of the requests accepted (from the
+  client, and inside the server from its own histogram), and recovery; once
+  with the admission bounds off (no bound on requests in flight, the old 10 s
+  deadline) and once on (``PIGEN_MAX_INFLIGHT_REQUESTS`` at its default, a
+  ``--overload-deadline`` of 1 s), on two fresh servers;
+* with ``--baseline-ref REF``: batched mode at the top client count again, on a
+  server running the code of git ``REF`` (before/after in one run).
 
 The generator is the shipped one when present, else a random generator of the
 default architecture (same size, so the same speed). Targets, at 32 clients:
 batched >= 3x per request, p99 < 150 ms, >= 0.7x the bare ceiling; at 1
 client, batched p50 within 1 ms of per request.
 
-    python bench/service_load.py [--images 256] [--quick]
+    python bench/service_load.py [--images 256] [--quick] [--baseline-ref HEAD]
 """
 
 from __future__ import annotations
@@ -137,14 +143,19 @@ STACKS = {"uvloop+httptools": ["--loop", "uvloop", "--http", "httptools"],
           "asyncio+h11": ["--loop", "asyncio", "--http", "h11"]}
 
 
-def start_server(root: Path, url: str, mode: str, stack: str = "uvloop+httptools"
+def start_server(root: Path, url: str, mode: str, stack: str = "uvloop+httptools",
+                 extra_env: dict[str, str] | None = None, code: Path | None = None
                  ) -> tuple[subprocess.Popen[bytes], str]:
+    """``pigen serve`` in ``mode`` (``code``: a folder whose ``pigen`` package to run)."""
     port = free_port()
     env = {**os.environ, "PIGEN_STORAGE_DIR": str(root), "PIGEN_DATABASE_URL": url,
            "PIGEN_IMAGE_CACHE_DIR": str(root / f"images-{mode.replace(' ', '-')}"),
            "PIGEN_MODEL_REFRESH_SECONDS": "0",
            "PIGEN_GENERATOR_THREADS": str(GENERATOR_THREADS),
-           "PIGEN_MAX_IMAGES_PER_REQUEST": "64", "PIGEN_DEVICE": "cpu", **MODES.get(mode, {})}
+           "PIGEN_MAX_IMAGES_PER_REQUEST": "64", "PIGEN_DEVICE": "cpu", **MODES.get(mode, {}),
+           **(extra_env or {})}
+    if code is not None:  # found before the editable install's finder
+        env["PYTHONPATH"] = str(code)
     process = subprocess.Popen(
         [sys.executable, "-m", "pigen.service.cli", "serve", "--port", str(port),
          *STACKS[stack]],
@@ -162,6 +173,26 @@ def start_server(root: Path, url: str, mode: str, stack: str = "uvloop+httptools
         time.sleep(0.2)
     process.kill()
     raise TimeoutError("server did not become ready")
+
+
+def code_at(ref: str, into: Path) -> Path:
+    """A folder with a ``pigen`` package holding the code of git ``ref`` (for ``start_server``)."""
+    package = into / "pigen"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    archive = subprocess.run(["git", "archive", ref, "data", "generator", "recsys", "service"],
+                             cwd=Path(__file__).resolve().parents[1], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(package)], input=archive, check=True)
+    return into
+
+
+#: Server settings of the overload runs: admission bounds off (as before they existed:
+#: no bound on requests in flight, the old 10 s deadline) and on.
+def overload_configs(deadline_s: float) -> dict[str, dict[str, str]]:
+    return {"bounds off": {"PIGEN_MAX_INFLIGHT_REQUESTS": "100000",
+                           "PIGEN_BATCH_TIMEOUT_SECONDS": "10"},
+            "bounds on": {"PIGEN_BATCH_TIMEOUT_SECONDS": f"{deadline_s:g}"}}
 
 
 async def fresh_urls(http: httpx.AsyncClient, users: list[str], count: int, salt: int
@@ -221,11 +252,12 @@ class Connection:
             self.writer.close()
 
 
-async def drive(base: str, clients: int, images: int, salt: int, repeat: bool = False
-                ) -> dict[str, float]:
+async def drive(base: str, clients: int, images: int, salt: int, repeat: bool = False,
+                warm_up: bool = False) -> dict[str, float]:
     """Fetch ``images`` fresh images with ``clients`` concurrent connections.
 
     ``repeat``: fetch each URL a second time (cache hits) and time only that pass.
+    ``warm_up``: a 503 (shed: torch's first forwards are slow) is no error.
     """
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         users = [u["user_id"] for u in
@@ -245,6 +277,8 @@ async def drive(base: str, clients: int, images: int, salt: int, repeat: bool = 
                 url = queue.get_nowait()
                 started = time.perf_counter()
                 status, body = await connection.get(url)
+                if warm_up and status == 503:
+                    continue
                 if status != 200 or not body.startswith(b"\x89PNG"):
                     raise RuntimeError(f"GET {url} -> {status}")
                 if record:
@@ -326,60 +360,6 @@ def json_rendering(base: str, repeats: int) -> dict[str, float]:
     return timings
 
 
-async def open_loop(base: str, rate: float, seconds: float, salt: int) -> dict[str, float]:
-    """Fresh-image requests arriving every ``1/rate`` s whatever the answers (open loop).
-
-    Latency counts from each request's scheduled arrival, so time spent waiting for
-    a free connection is not hidden. Returns served images/s, shed (503) and other
-    failures, and p50/p99 of the served requests.
-    """
-    count = max(int(rate * seconds), 1)
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-        users = [u["user_id"] for u in
-                 (await http.get("/v1/users", params={"limit": 50})).json()["users"]]
-        urls = await fresh_urls(http, users, count, salt)
-    host, port = base.removeprefix("http://").split(":")
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(min(count, 400)):
-        pool.put_nowait(Connection(host, int(port)))
-    served: list[float] = []
-    shed, failed, retry_after = 0, 0, 0
-    loop = asyncio.get_running_loop()
-
-    async def one(url: str, scheduled: float) -> None:
-        nonlocal shed, failed, retry_after
-        connection = await pool.get()
-        try:
-            status, body = await connection.get(url)
-        except (OSError, asyncio.IncompleteReadError):
-            connection.close()
-            connection, status, body = Connection(host, int(port)), 0, b""
-        pool.put_nowait(connection)
-        if status == 200 and body.startswith(b"\x89PNG"):
-            served.append(loop.time() - scheduled)
-        elif status == 503:
-            shed += 1
-            retry_after += b"retry-after:" in connection.head.lower()
-        else:
-            failed += 1
-
-    started = loop.time()
-    tasks = []
-    for k, url in enumerate(urls):
-        scheduled = started + k / rate
-        if scheduled > loop.time():
-            await asyncio.sleep(scheduled - loop.time())
-        tasks.append(asyncio.create_task(one(url, scheduled)))
-    await asyncio.gather(*tasks)
-    wall = loop.time() - started
-    while not pool.empty():
-        pool.get_nowait().close()
-    ms = np.array(served or [float("nan")]) * 1000
-    return {"offered": rate, "per_second": len(served) / wall, "served": len(served),
-            "shed": shed, "retry_after": retry_after, "failed": failed,
-            "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=256,
@@ -389,6 +369,11 @@ def main() -> None:
     parser.add_argument("--overload-seconds", type=float, default=5.0,
                         help="Seconds at 4x the sustainable rate, then as long at half "
                              "of it (0: skip).")
+    parser.add_argument("--overload-deadline", type=float, default=1.0,
+                        help="PIGEN_BATCH_TIMEOUT_SECONDS of the bounded overload server.")
+    parser.add_argument("--baseline-ref", default=None,
+                        help="Also run batched mode at the top client count on the code of "
+                             "this git ref (before/after in the same run).")
     parser.add_argument("--quick", action="store_true", help="Tiny sizes (smoke test).")
     args = parser.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
@@ -401,7 +386,7 @@ def main() -> None:
         print(f"store built in {time.perf_counter() - started:.1f}s; {which}")
         ceiling = bare_ceiling(weights, 0.5 if args.quick else 5.0)
         results: dict[tuple[str, int], dict[str, float]] = {}
-        overload: dict[str, dict[str, float]] = {}
+        overload: dict[str, dict[str, dict[str, float]]] = {}
         stacks: dict[tuple[str, str], dict[str, float]] = {}
         rendering: dict[str, float] = {}
         json_path = "/v1/users?limit=50"
@@ -410,7 +395,7 @@ def main() -> None:
             process, base = start_server(root, url, mode)
             try:
                 # Warm-up: imports, and torch's first forward at each batch size is slow.
-                asyncio.run(drive(base, max(levels), 2 * max(levels), salt=999 + m))
+                asyncio.run(drive(base, max(levels), 2 * max(levels), salt=999 + m, warm_up=True))
                 for clients in levels:
                     count = max(total * clients // max(levels), 16 if args.quick else 48)
                     results[(mode, clients)] = asyncio.run(
@@ -423,17 +408,39 @@ def main() -> None:
                     stacks[("uvloop+httptools", "JSON")] = asyncio.run(
                         hammer(base, max(levels), json_path, json_count))
                     rendering = json_rendering(base, 200 if args.quick else 2000)
-                    sustainable = results[("batched", max(levels))]["per_second"]
-                    if overload_seconds > 0:
-                        for phase, factor, salt in (("4x", 4.0, 501), ("after", 0.5, 502)):
-                            overload[phase] = asyncio.run(open_loop(
-                                base, factor * sustainable, overload_seconds, salt))
             finally:
                 process.terminate()
                 process.wait(timeout=30)
+        if args.baseline_ref:
+            code = code_at(args.baseline_ref, root / "baseline-code")
+            process, base = start_server(root, url, "batched",
+                                         extra_env={"PIGEN_IMAGE_CACHE_DIR": str(
+                                             root / "images-baseline")}, code=code)
+            try:
+                asyncio.run(drive(base, max(levels), 2 * max(levels), salt=997, warm_up=True))
+                results[(f"batched {args.baseline_ref}", max(levels))] = asyncio.run(
+                    drive(base, max(levels), total, salt=79))
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+        sustainable = results[("batched", max(levels))]["per_second"]
+        if overload_seconds > 0:
+            from overload import overload_phases
+
+            for k, (config, env) in enumerate(overload_configs(args.overload_deadline).items()):
+                env = {**env, "PIGEN_IMAGE_CACHE_DIR": str(root / f"images-overload-{k}")}
+                process, base = start_server(root, url, "batched", extra_env=env)
+                try:
+                    asyncio.run(drive(base, max(levels), 2 * max(levels), salt=990 + k,
+                                     warm_up=True))
+                    overload[config] = overload_phases(base, sustainable, overload_seconds,
+                                                       salt=500 + 10 * k)
+                finally:
+                    process.terminate()
+                    process.wait(timeout=30)
         process, base = start_server(root, url, "batched", "asyncio+h11")
         try:
-            asyncio.run(drive(base, max(levels), 2 * max(levels), salt=998))
+            asyncio.run(drive(base, max(levels), 2 * max(levels), salt=998, warm_up=True))
             stacks[("asyncio+h11", "cached image")] = asyncio.run(
                 drive(base, max(levels), total, salt=78, repeat=True))
             stacks[("asyncio+h11", "JSON")] = asyncio.run(
@@ -446,28 +453,28 @@ def main() -> None:
 
 
 def report(results: dict[tuple[str, int], dict[str, float]], ceiling: float,
-           overload: dict[str, dict[str, float]], top: int) -> None:
+           overload: dict[str, dict[str, dict[str, float]]], top: int) -> None:
     print()
-    print(f"{'mode':<12} {'clients':>7} {'images':>7} {'images/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'mode':<16} {'clients':>7} {'images':>7} {'images/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
     for (mode, clients), r in results.items():
-        print(f"{mode:<12} {clients:>7} {r['images']:>7.0f} {r['per_second']:>9.1f} "
+        print(f"{mode:<16} {clients:>7} {r['images']:>7.0f} {r['per_second']:>9.1f} "
               f"{r['p50']:>8.1f} {r['p99']:>8.1f}")
-    print(f"{'bare ceiling':<12} {'-':>7} {'-':>7} {ceiling:>9.1f} {'-':>8} {'-':>8}"
+    print(f"{'bare ceiling':<16} {'-':>7} {'-':>7} {ceiling:>9.1f} {'-':>8} {'-':>8}"
           f"   (batch-{CEILING_BATCH} forward + PNG encoding, no HTTP)")
     if overload:
-        print(f"\n{'open loop':<10} {'offered/s':>9} {'served/s':>9} {'shed 503':>8} "
-              f"{'failed':>6} {'p50 ms':>8} {'p99 ms':>8}")
-        for phase, r in overload.items():
-            print(f"{phase:<10} {r['offered']:>9.1f} {r['per_second']:>9.1f} {r['shed']:>8.0f} "
-                  f"{r['failed']:>6.0f} {r['p50']:>8.1f} {r['p99']:>8.1f}")
-        first = overload["4x"]
-        print(f"503s with Retry-After: {first['retry_after']:.0f} of {first['shed']:.0f}")
+        from overload import report_overload
+
+        report_overload(overload)
     batched, single = results.get(("batched", top)), results.get(("per request", top))
     if batched and single:
         print(f"\nat {top} clients: batched / per request = "
               f"{batched['per_second'] / single['per_second']:.2f}x images/s (target >= 3x); "
               f"batched p99 {batched['p99']:.0f} ms (target < 150 ms); "
               f"batched / bare ceiling = {batched['per_second'] / ceiling:.2f} (target >= 0.7)")
+    for (mode, clients), r in results.items():
+        if mode.startswith("batched ") and clients == top:  # the baseline code
+            print(f"at {top} clients, {mode.removeprefix('batched ')}'s code: batched / bare "
+                  f"ceiling = {r['per_second'] / ceiling:.2f}")
     one_batched, one_single = results.get(("batched", 1)), results.get(("per request", 1))
     if one_batched and one_single:
         print(f"at 1 client: p50 batched - per request = "

@@ -13,11 +13,16 @@ what shoppers do:
 * post a storefront event (idempotent by client id) — 10%
 
 Prints, per minute: requests/s, p50/p99 latency, errors (5xx other than shed,
-unexpected 4xx, broken connections), shed requests (503 + Retry-After) and the
-server's RSS. Targets: 0 errors, RSS growth at most 10% after the first
-(warm-up) minute, p99 flat.
+unexpected 4xx, broken connections), shed requests (503 + Retry-After), the
+server's RSS at the window's end and the part of it the listed-image cache
+counts (``pigen_listed_cache_bytes``: bounded by ``PIGEN_LISTED_CACHE_BYTES``,
+so it fills, then stays). Warm-up is the first ``--warmup-minutes`` (2): imports,
+torch's first forwards at each batch size, the allocator's arenas, the caches
+filling. Targets: 0 errors, RSS at the end at most 10% above its value at the
+end of warm-up, p99 flat. The plateau shows as the RSS slope (MiB/min) of the
+first and second half after warm-up.
 
-    python bench/soak.py [--minutes 10] [--clients 16]
+    python bench/soak.py [--minutes 10] [--clients 16] [--warmup-minutes 2]
 """
 
 from __future__ import annotations
@@ -111,6 +116,16 @@ async def one_request(connection: Connection, shop: Shop, rng: random.Random
     return action, status, body
 
 
+def listed_cache_mib(base: str) -> float:
+    """The server's listed-image cache, by its own count (``/metrics``)."""
+    import httpx
+
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        if line.startswith("pigen_listed_cache_bytes "):
+            return float(line.split()[1]) / 2**20
+    return float("nan")  # a server from before the gauge
+
+
 async def soak(base: str, pid: int, shop: Shop, clients: int, seconds: float,
                window_s: float) -> list[dict[str, float]]:
     host, port = base.removeprefix("http://").split(":")
@@ -145,11 +160,12 @@ async def soak(base: str, pid: int, shop: Shop, clients: int, seconds: float,
                     window.first_errors.append(f"{action} -> {status}: {body[:200]!r}")
         connection.close()
 
-    async def sample_rss() -> list[float]:
+    async def sample_rss() -> list[tuple[float, float]]:
+        """(RSS, listed-cache MiB) at each window's end."""
         seen = []
         while time.perf_counter() < stop_at:
             await asyncio.sleep(min(window_s, stop_at - time.perf_counter()) or 0.01)
-            seen.append(rss_mib(pid))
+            seen.append((rss_mib(pid), await asyncio.to_thread(listed_cache_mib, base)))
         return seen
 
     rss_task = asyncio.create_task(sample_rss())
@@ -164,7 +180,8 @@ async def soak(base: str, pid: int, shop: Shop, clients: int, seconds: float,
         rows.append({"window": index + 1, "per_second": len(window.latencies) / span,
                      "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
                      "errors": window.errors, "shed": window.shed,
-                     "rss": rss[min(index, len(rss) - 1)] if rss else float("nan")})
+                     "rss": rss[min(index, len(rss) - 1)][0] if rss else float("nan"),
+                     "listed": rss[min(index, len(rss) - 1)][1] if rss else float("nan")})
         for line in window.first_errors:
             print(f"  window {index + 1}: {line}")
     return rows
@@ -176,6 +193,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--window-seconds", type=float, default=60.0,
                         help="Reporting window (a minute by default).")
+    parser.add_argument("--warmup-minutes", type=float, default=2.0,
+                        help="Windows ending within this long are warm-up: RSS growth is "
+                             "measured from the end of the last of them.")
     parser.add_argument("--quick", action="store_true", help="Tiny store (smoke test).")
     args = parser.parse_args()
     seconds = args.minutes * 60
@@ -202,23 +222,38 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    report(rows, window_s)
+    warm_windows = max(1, round(args.warmup_minutes * 60 / window_s))
+    report(rows, window_s, min(warm_windows, max(len(rows) - 1, 1)))
 
 
-def report(rows: list[dict[str, float]], window_s: float) -> None:
+def report(rows: list[dict[str, float]], window_s: float, warm_windows: int) -> None:
+    """The windows, then errors, RSS growth after warm-up (the first ``warm_windows``)
+    and its slope over the two halves after it."""
     print(f"\n{'window':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} "
-          f"{'shed':>5} {'RSS MiB':>8}   (window {window_s:g} s)")
+          f"{'shed':>5} {'RSS MiB':>8} {'listed MiB':>10}   (window {window_s:g} s)")
     for r in rows:
+        mark = "  warm-up" if r["window"] <= warm_windows else ""
         print(f"{r['window']:>6.0f} {r['per_second']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-              f"{r['errors']:>6.0f} {r['shed']:>5.0f} {r['rss']:>8.1f}")
+              f"{r['errors']:>6.0f} {r['shed']:>5.0f} {r['rss']:>8.1f} {r['listed']:>10.2f}"
+              f"{mark}")
     errors = sum(r["errors"] for r in rows)
     summary = f"\nerrors: {errors:.0f} (target 0)"
-    if len(rows) >= 2:
-        warm, last = rows[0], rows[-1]
+    if len(rows) > warm_windows:
+        warm, last = rows[warm_windows - 1], rows[-1]
         growth = last["rss"] / warm["rss"] - 1
-        summary += (f"; RSS after warm-up {warm['rss']:.0f} -> {last['rss']:.0f} MiB "
-                    f"({growth:+.1%}, target <= +10%); p99 first -> last window "
-                    f"{warm['p99']:.0f} -> {last['p99']:.0f} ms")
+        summary += (f"; RSS after warm-up (end of window {warm_windows}) {warm['rss']:.0f} -> "
+                    f"{last['rss']:.0f} MiB ({growth:+.1%}, target <= +10%); p99 first -> "
+                    f"last window after warm-up {rows[warm_windows]['p99']:.0f} -> "
+                    f"{last['p99']:.0f} ms")
+        after = rows[warm_windows - 1:]
+        middle = len(after) // 2
+        if middle >= 1:
+            minutes = window_s / 60
+            first = (after[middle]["rss"] - after[0]["rss"]) / (middle * minutes)
+            second = (after[-1]["rss"] - after[middle]["rss"]) / (
+                max(len(after) - 1 - middle, 1) * minutes)
+            summary += (f"\nRSS slope after warm-up: first half {first:+.1f} MiB/min, "
+                        f"second half {second:+.1f} MiB/min")
     print(summary)
 
 
