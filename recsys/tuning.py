@@ -107,8 +107,9 @@ class Trial:
     """One candidate's validation metrics and fit time."""
 
     config: ALSConfig
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # the mean over folds
     fit_seconds: float
+    fold_metrics: tuple[dict[str, float], ...] = ()  # fold 1 (the latest carving) first
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,16 @@ class TuningResult:
     @property
     def best(self) -> ALSConfig:
         return self.trials[0].config
+
+    def best_on_fold(self, fold: int) -> Trial:
+        """The trial one validation fold alone would pick (0: the latest carving).
+
+        Earlier trials win ties, as in the mean's ranking; what a single-fold tuner
+        would have chosen, from the same fits.
+        """
+        if not self.trials or fold >= len(self.trials[0].fold_metrics):
+            raise IndexError(f"no fold {fold} in these trials")
+        return max(self.trials, key=lambda t: t.fold_metrics[fold][self.metric])
 
     def table(self, top: int = 10) -> str:
         """The ``top`` trials as a text table (one row per config, best first)."""
@@ -203,7 +214,7 @@ def tune_als(
             raise
         seconds = (time.perf_counter() - start) / folds
         metrics = {name: float(np.mean([m[name] for m in per_fold])) for name in per_fold[0]}
-        results.append(Trial(config, metrics, seconds))
+        results.append(Trial(config, metrics, seconds, tuple(per_fold)))
         bar.set_postfix({f"best {key}": f"{max(t.metrics[key] for t in results):.4f}"})
     if not results:
         raise ValueError("every candidate's value mapping dropped all interactions")

@@ -143,5 +143,16 @@ def test_folds_rank_by_the_mean_over_earlier_validation_carvings(
     assert second.train.nnz == split.train.nnz - 4 * split.test_interactions.user_id.nunique()
     by_config = {t.config: t.metrics["ndcg@10"] for t in one.trials}
     assert any(abs(t.metrics["ndcg@10"] - by_config[t.config]) > 1e-9 for t in two.trials)
+    # Each trial keeps its folds' own scores: fold 1's are the one-fold tuner's, and
+    # what fold 1 alone would pick is the one-fold tuner's pick, from the same fits.
+    for trial in two.trials:
+        assert len(trial.fold_metrics) == 2
+        assert trial.fold_metrics[0]["ndcg@10"] == pytest.approx(by_config[trial.config])
+        assert trial.metrics["ndcg@10"] == pytest.approx(
+            (trial.fold_metrics[0]["ndcg@10"] + trial.fold_metrics[1]["ndcg@10"]) / 2)
+    assert two.best_on_fold(0).fold_metrics[0]["ndcg@10"] == pytest.approx(
+        one.trials[0].metrics["ndcg@10"])
+    with pytest.raises(IndexError, match="no fold 2"):
+        two.best_on_fold(2)
     with pytest.raises(ValueError, match="folds must be >= 1"):
         tune_als(split, plan, SMALL, progress=False, folds=0)
