@@ -64,8 +64,12 @@ class Recommender(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a file written by :meth:`save`, validating every key and shape."""
+    def load(cls, path: str | Path, data: bytes | None = None) -> Self:
+        """Read a file written by :meth:`save`, validating every key and shape.
+
+        ``data`` is the file's bytes when the caller already read (and checked)
+        them; ``path`` then only names the file in errors.
+        """
 
     @abstractmethod
     def _recommend_rows(

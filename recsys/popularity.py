@@ -106,8 +106,8 @@ class PopularityRecommender(Recommender):
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
-        arrays = load_arrays(path, cls.kind, _KEYS)
+    def load(cls, path: str | Path, data: bytes | None = None) -> Self:
+        arrays = load_arrays(path, cls.kind, _KEYS, data)
         users = id_map_from(path, "user_ids", arrays["user_ids"])
         items = id_map_from(path, "item_ids", arrays["item_ids"])
         expect_shape(path, "item_counts", arrays["item_counts"], (len(items),))

@@ -51,9 +51,12 @@ def save_arrays(path: str | Path, kind: str, arrays: Mapping[str, np.ndarray]) -
         raise
 
 
-def read_kind(path: str | Path) -> str:
-    """Which model wrote ``path`` (``"als"``, ``"popularity"``), without loading the rest."""
-    with _open(path) as npz:
+def read_kind(path: str | Path, data: bytes | None = None) -> str:
+    """Which model wrote ``path`` (``"als"``, ``"popularity"``), without loading the rest.
+
+    ``data``, when given, is the file's bytes already read (see :func:`load_arrays`).
+    """
+    with _open(path, data) as npz:
         if "kind" not in npz.files:
             raise ModelFileError(f"{path}: not a pigen model file (no 'kind' entry)")
         return str(npz["kind"][()])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from pigen.data.model_registry import ModelVersionInfo
-from pigen.recsys.als import ALSRecommender
+from pigen.recsys.base import Recommender
 from pigen.recsys.user_factors import FactorSource
 from pigen.service.recsys_serving import recommend_for_user
 from pigen.service.runtime import CatalogItem
@@ -64,8 +64,9 @@ def explain(catalog: Mapping[str, CatalogItem], source: str,
 
 
 def catalog_picks(engine: Engine, catalog: Mapping[str, CatalogItem], user_id: str, n: int,
-                  model: tuple[ModelVersionInfo, ALSRecommender]) -> CatalogPicks:
-    """The shopper's top ``n`` catalog items, with the rated items behind them all."""
+                  model: tuple[ModelVersionInfo, Recommender]) -> CatalogPicks:
+    """The shopper's top ``n`` catalog items (the ranking model's), with the rated items
+    behind them all."""
     result = recommend_for_user(engine, user_id, n, True, model)
     because = {i: w for r in result.items for i, w in r.because}
     contributing = tuple(sorted(because.items(), key=lambda kv: -kv[1]))

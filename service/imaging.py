@@ -96,7 +96,8 @@ class ImageService:
         variant); ``LookupError`` if there is no such version.
         """
         model_set = self.runtime.current  # one set for the whole request
-        versions = dict(model_set.versions)
+        # Only what makes the image names it: the ranking model does not.
+        versions = {"als": model_set.als_version.id, "generator": model_set.generator_version.id}
         if generator_version is not None and generator_version != versions["generator"]:
             self.runtime.generator_for(generator_version)  # fail now, not at the first fetch
             versions["generator"] = generator_version

@@ -1,7 +1,8 @@
 """Load a registered model version and prove it works before it serves.
 
 A version is trusted only after its file parsed *and* one inference ran (ALS:
-recommend for one user; generator: one image of a valid condition). The file's
+recommend for one user; a ranking model, whatever its file holds: recommend for
+a user with no history; generator: one image of a valid condition). The file's
 bytes are read once, checked against the registry's sha256, and parsed from
 memory: what is checked is exactly what is parsed, so a file replaced or
 rewritten on disk while it loads is refused or loaded whole, never half-loaded
@@ -25,15 +26,17 @@ import numpy as np
 
 from pigen.data.model_registry import ModelVersionInfo
 from pigen.service.generator_serving import MODEL_KIND as GENERATOR_KIND
-from pigen.service.recsys_serving import MODEL_KIND as ALS_KIND
+from pigen.service.recsys_serving import RANKING_KIND
+from pigen.service.recsys_serving import TASTE_KIND as ALS_KIND
 
 if TYPE_CHECKING:
     from pigen.generator.checkpoint import LoadedGenerator
     from pigen.recsys.als import ALSRecommender
+    from pigen.recsys.base import Recommender
 
 log = logging.getLogger(__name__)
 
-KINDS = (ALS_KIND, GENERATOR_KIND)
+KINDS = (ALS_KIND, RANKING_KIND, GENERATOR_KIND)
 
 
 class ModelLoadError(ValueError):
@@ -45,7 +48,7 @@ class ModelLoadError(ValueError):
 
 
 def load_checked(version: ModelVersionInfo, device: str = "cpu") -> Any:
-    """The version's model (ALS or generator), loaded and smoke-tested.
+    """The version's model (taste ALS, ranking model or generator), loaded and smoke-tested.
 
     Raises
     ------
@@ -55,6 +58,8 @@ def load_checked(version: ModelVersionInfo, device: str = "cpu") -> Any:
     """
     if version.kind == ALS_KIND:
         return _checked(version, _load_als, _smoke_als)
+    if version.kind == RANKING_KIND:
+        return _checked(version, _load_ranking, _smoke_ranking)
     if version.kind == GENERATOR_KIND:
         return _checked(version, lambda v, data: _load_generator(v, data, device),
                         _smoke_generator)
@@ -139,6 +144,21 @@ def _smoke_als(als: ALSRecommender) -> None:
     factor = als.user_factors[0] if len(als.users) else als.cold_prior()
     rows, scores = als.recommend_from_factors(factor, history_row(als.items, [], []), 1)
     if len(rows) != 1 or not (0 <= int(rows[0]) < len(als.items)) or not np.isfinite(scores).all():
+        raise ValueError(f"test recommendation gave rows {rows!r}, scores {scores!r}")
+
+
+def _load_ranking(version: ModelVersionInfo, data: bytes) -> Recommender:
+    from pigen.recsys.model_kinds import load_recommender
+
+    return load_recommender(version.path, data=data)
+
+
+def _smoke_ranking(model: Recommender) -> None:
+    from pigen.recsys.user_factors import history_row
+
+    rows, scores = model.recommend_from_items(history_row(model.items, [], []), 1)  # (1, 1)
+    if rows.shape != (1, 1) or not (0 <= int(rows[0, 0]) < len(model.items)) \
+            or not np.isfinite(scores).all():
         raise ValueError(f"test recommendation gave rows {rows!r}, scores {scores!r}")
 
 

@@ -30,6 +30,7 @@ from pigen.data.model_registry import (
     list_model_versions,
 )
 from pigen.recsys.als import ALSRecommender
+from pigen.recsys.base import Recommender
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.service import generator_serving, recsys_serving
 from pigen.service.model_loading import (
@@ -77,17 +78,30 @@ class CatalogItem:
 
 @dataclass(frozen=True)
 class ModelSet:
-    """One consistent set: ALS, the catalog seen through its item map, the generator."""
+    """One consistent set: the taste ALS, the catalog seen through its item map, the
+    generator, and the ranking model (None in a store that has none yet)."""
 
-    als_version: ModelVersionInfo
+    als_version: ModelVersionInfo  # the taste model: images are made from it
     als: ALSRecommender
     attributes: ItemAttributes
     generator_version: ModelVersionInfo
     generator: LoadedGenerator
+    ranking_version: ModelVersionInfo | None = None
+    ranking: Recommender | None = None
 
     @property
     def versions(self) -> dict[str, int]:
-        return {"als": self.als_version.id, "generator": self.generator_version.id}
+        versions = {"als": self.als_version.id, "generator": self.generator_version.id}
+        if self.ranking_version is not None:
+            versions[recsys_serving.RANKING_KIND] = self.ranking_version.id
+        return versions
+
+    @property
+    def recommender(self) -> tuple[ModelVersionInfo, Recommender]:
+        """What recommendations come from: the ranking model, else the taste model."""
+        if self.ranking_version is not None and self.ranking is not None:
+            return self.ranking_version, self.ranking
+        return self.als_version, self.als
 
 
 class Runtime:
@@ -163,12 +177,13 @@ class Runtime:
         try:
             self._load_catalog()
             als_version, als = self._load_kind(
-                recsys_serving.MODEL_KIND,
-                active_model_version(self.engine, recsys_serving.MODEL_KIND))
+                recsys_serving.TASTE_KIND,
+                active_model_version(self.engine, recsys_serving.TASTE_KIND))
             generator_version, generator = self._load_kind(
                 generator_serving.MODEL_KIND, self._active_generator())
+            ranking_version, ranking = self._load_ranking()
             self._current = ModelSet(als_version, als, self._attributes(als), generator_version,
-                                     generator)
+                                     generator, ranking_version, ranking)
             self._error = None
         except (LookupError, FileNotFoundError, ValueError) as error:
             if str(error) != self._error:  # once per cause, not every refresh
@@ -198,7 +213,7 @@ class Runtime:
             swapped = await asyncio.to_thread(self._follow_catalog)
             for kind in KINDS:
                 active = await asyncio.to_thread(active_model_version, self.engine, kind)
-                if active is None or active.id == self._current.versions[kind]:
+                if active is None or active.id == self._current.versions.get(kind):
                     continue
                 if active.id in self._failed and self._failed[active.id] == _stamp(active):
                     continue  # refused already, and its file has not changed since
@@ -207,7 +222,7 @@ class Runtime:
                 except ModelLoadError as error:
                     self._failed[active.id] = _stamp(active)
                     log.error("the registry's active %s cannot be served: %s; still serving "
-                              "version %d", kind, error, self._current.versions[kind])
+                              "version %s", kind, error, self._current.versions.get(kind))
                     continue
                 self._install(active, model)
                 self.fallbacks.pop(kind, None)
@@ -220,7 +235,7 @@ class Runtime:
                                          check=lambda v: loaded.append(self._load(v)))
         self._failed.pop(version.id, None)
         self.fallbacks.pop(version.kind, None)
-        if version.kind == recsys_serving.MODEL_KIND and self._current is not None:
+        if version.kind == recsys_serving.TASTE_KIND and self._current is not None:
             self._follow_catalog()  # the new model may know items ingested since start-up
         if self._current is None:
             self.load()  # e.g. a rollback after a start with nothing servable
@@ -243,6 +258,21 @@ class Runtime:
             log.exception("cannot register the shipped generator")
             return active_model_version(self.engine, generator_serving.MODEL_KIND)
 
+    def _load_ranking(self) -> tuple[ModelVersionInfo | None, Recommender | None]:
+        """The ranking model, or (None, None): recommendations then come from taste.
+
+        Optional, unlike the others: stores from before ranking models have none,
+        and a ranking model that cannot be served must not stop the images.
+        """
+        active = active_model_version(self.engine, recsys_serving.RANKING_KIND)
+        if active is None:
+            return None, None
+        try:
+            return self._load_kind(recsys_serving.RANKING_KIND, active)
+        except LookupError as error:
+            log.error("recommending from the taste model: %s", error)
+            return None, None
+
     def _load_kind(self, kind: str, active: ModelVersionInfo | None
                    ) -> tuple[ModelVersionInfo, Any]:
         """The active version of ``kind`` loaded, or else the last good one.
@@ -251,8 +281,9 @@ class Runtime:
         one), then newer ones (perhaps rolled back from, but better than nothing).
         """
         if active is None:
-            raise LookupError("no active ALS model: run `pigen recsys train` first"
-                              if kind == recsys_serving.MODEL_KIND else f"no active {kind} model")
+            raise LookupError("no active taste model: run `pigen recsys train --purpose taste` "
+                              "first" if kind == recsys_serving.TASTE_KIND
+                              else f"no active {kind} model")
         others = list_model_versions(self.engine, kind)
         candidates = ([active] + [v for v in others if v.id < active.id]
                       + [v for v in reversed(others) if v.id > active.id])
@@ -277,9 +308,11 @@ class Runtime:
 
     def _install(self, version: ModelVersionInfo, model: Any) -> None:
         current = self.current
-        if version.kind == recsys_serving.MODEL_KIND:
+        if version.kind == recsys_serving.TASTE_KIND:
             new = replace(current, als_version=version, als=model,
                           attributes=self._attributes(model))
+        elif version.kind == recsys_serving.RANKING_KIND:
+            new = replace(current, ranking_version=version, ranking=model)
         else:
             new = replace(current, generator_version=version, generator=model)
             with self._generator_lock:  # the outgoing one still serves its images' rows
@@ -313,7 +346,8 @@ class Runtime:
         current = self._current
         if current is None:
             return
-        for version in (current.als_version, current.generator_version):
+        served = (current.als_version, current.generator_version, current.ranking_version)
+        for version in (v for v in served if v is not None):
             stamp = _stamp(version)
             if version.id in self._served_stamps and self._served_stamps[version.id] == stamp:
                 continue

@@ -107,7 +107,7 @@ async def _catalog_control(user_id: str, engine: Engine, runtime: Runtime, n: in
     """The usual control arm: the catalog photos of the shopper's top ``n`` recommendations."""
     model_set = runtime.current
     picks = await run_in_threadpool(catalog_picks, engine, runtime.catalog, user_id, n,
-                                    (model_set.als_version, model_set.als))
+                                    model_set.recommender)
     return UserImages(
         user_id=user_id, source=picks.source, prior=picks.source == "prior",
         explanation=explanation_public(runtime, picks.reasons), images=[],

@@ -56,7 +56,7 @@ async def get_recommendations(user_id: UserIdPath, engine: EngineDep, runtime: R
     """Top ``k`` catalog items with scores and the rated items behind each."""
     model_set = runtime.current
     result = await run_in_threadpool(recommend_for_user, engine, user_id, k, True,
-                                     (model_set.als_version, model_set.als))
+                                     model_set.recommender)
     return UserRecommendations(
         user_id=user_id, source=result.source, prior=result.source == "prior",
         model_version=result.model_version,

@@ -178,7 +178,8 @@ def _pinned_versions(engine: Engine, spec: CampaignSpec
     else:
         active = active_model_version(engine, "als")
         if active is None:
-            raise CampaignError("no active ALS model: run `pigen recsys train` first")
+            raise CampaignError("no active taste model: run `pigen recsys train --purpose taste` "
+                                "first")
         recsys = active
     for version in (generator, recsys):
         if not version.path.is_file():

@@ -17,7 +17,8 @@ from pigen.service.cli import common as cli
 models_app = typer.Typer(help="Model versions of every kind: list them, activate one.",
                          no_args_is_help=True)
 
-KindArgument = Annotated[str, typer.Argument(help="Model kind: als or generator.")]
+KindArgument = Annotated[str, typer.Argument(
+    help="Model kind: als (the taste model), ranking or generator.")]
 IdArgument = Annotated[int, typer.Argument(help="Version id from `pigen models list`.")]
 
 

@@ -69,17 +69,24 @@ def demo(
                                    ] = 40.0,
     generator: Annotated[Path | None, typer.Option(help="Generator weights (default: the "
                                                    "shipped ones).")] = None,
-    als_config: Annotated[Path | None, typer.Option(help="ALS config JSON (default: the "
-                                                    f"shipped {DEMO_CONFIG.name}).")] = None,
+    als_config: Annotated[Path | None, typer.Option(help="The taste model's ALS config JSON "
+                                                    f"(default: the shipped {DEMO_CONFIG.name})."
+                                                    )] = None,
+    ranking_config: Annotated[Path | None, typer.Option(help="The ranking model's ALS config "
+                                                        "JSON, e.g. from `pigen recsys tune` "
+                                                        "(default: ALSConfig's defaults).")
+                              ] = None,
     check: Annotated[bool, typer.Option("--check", help="Start, fetch the page and one "
                                         "image, print what came back, exit.")] = False,
 ) -> None:
-    """The demo storefront: build the store if missing, train ALS, serve, print the URL."""
+    """The demo storefront: build the store if missing, train the taste and ranking models,
+    serve, print the URL."""
     settings = load_settings()
     engine = open_database()
     _ensure_demo_store(engine, settings.storage_dir, settings.fashion_mnist_dir, items, shoppers,
                        ratings_per_shopper)
     _ensure_als(engine, settings.models_dir, als_config)
+    _ensure_ranking(engine, settings.models_dir, ranking_config)
     _ensure_generator(engine, generator)
     from pigen.service.experiments.demo import ensure_generator_experiment
 
@@ -161,22 +168,45 @@ def _ensure_als(engine: Engine, models_dir: Path, config_path: Path | None) -> N
 
     active = active_model_version(engine, MODEL_KIND)
     if active is not None:
-        typer.echo(f"recommender: ALS version {active.id} active")
+        typer.echo(f"recommender: taste model (ALS) version {active.id} active")
         return
     config = demo_als_config(config_path)
-    typer.echo(f"recommender: training ALS with {config_path or DEMO_CONFIG.name}")
-    version = train_and_register(engine, models_dir, config, say=typer.echo)
-    typer.echo(f"recommender: ALS version {version.id} trained and active")
+    typer.echo(f"recommender: training the taste model with {config_path or DEMO_CONFIG.name}")
+    version = train_and_register(engine, models_dir, config, say=typer.echo, purpose="taste")
+    typer.echo(f"recommender: taste model version {version.id} trained and active")
+
+
+def _ensure_ranking(engine: Engine, models_dir: Path, config_path: Path | None) -> None:
+    """Train the ranking model if none is active (also in a store from before there was one)."""
+    from pigen.data.model_registry import active_model_version
+    from pigen.recsys.config import ALSConfig
+    from pigen.service.recsys_serving import RANKING_KIND, train_and_register
+
+    active = active_model_version(engine, RANKING_KIND)
+    if active is not None:
+        typer.echo(f"recommender: ranking model version {active.id} active")
+        return
+    config = demo_als_config(config_path) if config_path is not None else ALSConfig()
+    typer.echo(f"recommender: training the ranking model with "
+               f"{config_path or 'the ALSConfig defaults'}")
+    version = train_and_register(engine, models_dir, config, purpose="ranking")
+    typer.echo(f"recommender: ranking model version {version.id} trained and active")
 
 
 def demo_als_config(path: Path | None) -> ALSConfig:
-    """``path``'s config, or the shipped demo config; never silently the defaults."""
+    """``path``'s config, or the shipped demo config; never silently the defaults.
+
+    A file written by ``pigen recsys tune`` (the config under ``"config"``) is
+    taken as it is.
+    """
     from pigen.recsys.config import ALSConfig
 
     source = path or DEMO_CONFIG
     try:
-        return ALSConfig.from_dict(json.loads(source.read_text()))
-    except (OSError, ValueError) as error:
+        loaded = json.loads(source.read_text())
+        return ALSConfig.from_dict(loaded.get("config", loaded) if isinstance(loaded, dict)
+                                   else loaded)
+    except (OSError, ValueError, TypeError) as error:
         raise fail(f"cannot read the ALS config {source}: {error}", 2) from None
 
 

@@ -99,10 +99,27 @@ def test_recsys_commands_on_the_demo_store(tmp_path: Path) -> None:
     assert tuned.exit_code == 0, tuned.output
     retrained = runner.invoke(app, ["recsys", "train", "--config", "best.json"])
     assert retrained.exit_code == 0 and "model version 2 active" in retrained.output
-    assert runner.invoke(app, ["recsys", "activate", "1"]).exit_code == 0
+    # Images need the taste model: none yet, then one beside the two ranking versions.
+    no_taste = runner.invoke(app, ["recsys", "taste", "shopper-00002"])
+    assert no_taste.exit_code == 1 and "--purpose taste" in no_taste.output
+    taste_trained = runner.invoke(app, ["recsys", "train", "--purpose", "taste",
+                                        "--set", "factors=8", "--set", "iterations=5"])
+    assert "taste model version 3 active" in taste_trained.output, taste_trained.output
+    rolled = runner.invoke(app, ["recsys", "activate", "1"])
+    assert rolled.exit_code == 0 and "ranking version 1 is active" in rolled.output
     listing = runner.invoke(app, ["recsys", "versions"]).output.splitlines()
-    assert listing[0].startswith("     2") and listing[1].startswith("*    1")
+    assert [line.split()[:3] for line in listing] == [
+        ["*", "3", "taste"], ["2", "ranking", "als"], ["*", "1", "ranking"]]
     assert runner.invoke(app, ["recsys", "activate", "99"]).exit_code == 1
+    popular = runner.invoke(app, ["recsys", "train", "--model", "popularity"])
+    assert "ranking model version 4 active" in popular.output, popular.output
+    answer = runner.invoke(app, ["recsys", "recommend", "shopper-00001", "--n", "2"])
+    assert answer.exit_code == 0 and "model version 4" in answer.output
+    assert runner.invoke(app, ["recsys", "train", "--purpose", "taste", "--model",
+                               "popularity"]).exit_code == 1
+    assert runner.invoke(app, ["recsys", "train", "--model", "popularity", "--set",
+                               "factors=2"]).exit_code == 2
+    assert runner.invoke(app, ["recsys", "train", "--purpose", "images"]).exit_code == 2
     taste = runner.invoke(app, ["recsys", "taste", "shopper-00002", "--n", "4", "--json"])
     assert taste.exit_code == 0, taste.output
     profile = json.loads(taste.stdout)

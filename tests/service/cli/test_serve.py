@@ -81,6 +81,9 @@ def test_demo_check_builds_trains_serves_and_exits(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert "demo storefront OK" in first.output and "PNG" in first.output
     assert "check: campaign worker running" in first.output  # `pigen worker` beside it
+    assert "taste model version 1 trained" in first.output
+    assert "ranking model version 2 trained" in first.output  # the demo trains both
     second = runner.invoke(app, args)  # everything exists now: nothing rebuilt
     assert second.exit_code == 0, second.output
-    assert "already there" in second.output and "ALS version 1 active" in second.output
+    assert "already there" in second.output and "(ALS) version 1 active" in second.output
+    assert "ranking model version 2 active" in second.output
