@@ -181,7 +181,7 @@ def _write(engine: Engine, updates: list[dict[str, Any]]) -> None:
     """All rows in one transaction: a failure leaves the catalog as it was."""
     if not updates:
         return
-    table = Item.__table__
+    table = Item.metadata.tables[Item.__tablename__]
     statement = (update(table).where(table.c.id == bindparam("b_id"))
                  .values(colour=bindparam("colour"), colour_name=bindparam("colour_name"),
                          pattern=bindparam("pattern"), attributes=bindparam("attributes")))
