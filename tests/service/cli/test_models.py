@@ -69,4 +69,4 @@ def test_activate_checks_kind_and_id(store: Engine) -> None:
     wrong_kind = runner.invoke(app, ["models", "activate", "generator", str(als.id)])
     assert wrong_kind.exit_code == 1 and f"no generator version {als.id}" in wrong_kind.output
     unknown = runner.invoke(app, ["models", "activate", "judge", "1"])
-    assert unknown.exit_code == 1 and "als, generator" in unknown.output
+    assert unknown.exit_code == 1 and "als, ranking, generator" in unknown.output
