@@ -7,7 +7,8 @@ what the features encode, so the views are built to share *texture* only:
 * crops are taken inside the product (the mask says where), so the backdrop and
   the silhouette (hence the category) are not in view; what little backdrop a crop
   still holds is filled with the product's mean colour;
-* flips and 90-degree rotations, so a stripe's direction is not a feature;
+* flips and 90-degree rotations (or any angle: ``rotation="any"``), so a stripe's
+  direction is not a feature;
 * strong colour jitter: a random channel permutation and hue rotation, brightness,
   contrast and saturation changes, random inversion and random greyscale, so the
   colour and which tone is the lighter one are not features either;
@@ -30,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -79,6 +80,9 @@ class TextureEncoderConfig(TypedConfig):
     # Inverting swaps which tone is the light one: a dark print on white and a
     # light print on navy are the same texture.
     invert_p: float = Field(default=0.3, ge=0, le=1)
+    # View rotations: quarter turns only (exact resampling), or any angle, so a
+    # diagonal stripe looks like a straight one.
+    rotation: Literal["quarter", "any"] = "quarter"
     # Interior crops averaged per image by ``features`` (fixed, seeded).
     feature_views: int = Field(default=8, ge=1)
     seed: int = Field(default=0, ge=0)
@@ -335,8 +339,10 @@ def augment(filled: torch.Tensor, index: np.ndarray, sampler: CropSampler,
 
     count = len(index)
     boxes = sampler.sample(index, *config.crop_scale, rng)
-    crops = _crop(filled[torch.from_numpy(index)], boxes, config.input_size,
-                  rng.integers(4, size=count), rng.random(count) < 0.5)
+    turns = (rng.integers(4, size=count).astype(np.float64) if config.rotation == "quarter"
+             else rng.uniform(0, 4, count))
+    crops = _crop(filled[torch.from_numpy(index)], boxes, config.input_size, turns,
+                  rng.random(count) < 0.5)
     return _standardise(colour_jitter(crops, config, rng))
 
 
@@ -383,7 +389,8 @@ def _hue_rotations(angles: np.ndarray) -> np.ndarray:
 def _crop(images: torch.Tensor, boxes: np.ndarray, size: int, rotations: np.ndarray,
           flips: np.ndarray) -> torch.Tensor:
     """Crop (B, R, R, 3) images to ``boxes`` (top, left, side), resize to ``size``,
-    rotate by ``rotations`` quarter turns and flip where ``flips``: (B, 3, S, S)."""
+    rotate by ``rotations`` quarter turns (fractions allowed) and flip where ``flips``:
+    (B, 3, S, S)."""
     import torch
 
     resolution = images.shape[1]
@@ -393,7 +400,9 @@ def _crop(images: torch.Tensor, boxes: np.ndarray, size: int, rotations: np.ndar
     centre_x = (left + side / 2) / resolution * 2 - 1
     centre_y = (top + side / 2) / resolution * 2 - 1
     angle = rotations.astype(np.float32) * (np.pi / 2)
-    cos, sin = np.rint(np.cos(angle)), np.rint(np.sin(angle))
+    cos, sin = np.cos(angle), np.sin(angle)
+    exact = rotations == np.rint(rotations)  # quarter turns: no rounding error in the grid
+    cos, sin = np.where(exact, np.rint(cos), cos), np.where(exact, np.rint(sin), sin)
     mirror = np.where(flips, -1.0, 1.0).astype(np.float32)
     theta = np.zeros((len(boxes), 2, 3), dtype=np.float32)
     theta[:, 0, 0], theta[:, 0, 1] = scale * cos * mirror, -scale * sin
