@@ -110,6 +110,66 @@ def extract_catalog_attributes(engine: Engine, *, cache_dir: Path,
     return _report(rows, kept, colours, groups, unusable, filled_colour, filled_pattern)
 
 
+def name_texture_group(engine: Engine, cache_dir: Path, group: int, name: str) -> int:
+    """Name a texture group (1-based): its extracted items' pattern becomes ``name``.
+
+    Labelled patterns are left alone; the name is kept in the cache for later runs.
+    Returns how many items changed. Raises ``ValueError`` on an unknown group or bad name.
+    """
+    name = name.strip().lower()
+    if not name or len(name) > 32:
+        raise ValueError("a pattern name must be 1-32 characters")
+    path = cache_dir / GROUPS_FILE
+    if not path.is_file():
+        raise ValueError(f"no texture groups under {cache_dir}: run `pigen catalog extract`")
+    payload = json.loads(path.read_text())
+    if not 1 <= group <= int(payload["k"]):
+        raise ValueError(f"group must be 1..{payload['k']}, got {group}")
+    changed = []
+    for row in _read_items(engine):
+        extracted = (row["attributes"] or {}).get("extracted", {})
+        if (extracted.get("texture_group") == group
+                and extracted.get("pattern_source") == "extracted"):
+            attributes = {**row["attributes"], "extracted": {**extracted, "pattern_name": name}}
+            changed.append({"b_id": row["id"], "colour": row["colour"],
+                            "colour_name": row["colour_name"], "pattern": name,
+                            "attributes": attributes})
+    _write(engine, changed)
+    payload["names"][str(group)] = name
+    path.write_text(json.dumps(payload))
+    return len(changed)
+
+
+def pattern_sheets(cache_dir: Path, out_dir: Path, per_group: int = 16) -> list[Path]:
+    """One contact-sheet PNG per texture group (most confident items first)."""
+    from pigen.data.catalog.texture import TextureGroups, group_contact_sheet
+
+    groups_path, prepared_path = cache_dir / GROUPS_FILE, cache_dir / PREPARED_FILE
+    if not groups_path.is_file() or not prepared_path.is_file():
+        raise ValueError(f"no texture groups under {cache_dir}: run `pigen catalog extract`")
+    payload = json.loads(groups_path.read_text())
+    with np.load(prepared_path) as prepared:
+        images, item_ids = prepared["images"], [str(i) for i in prepared["item_ids"]]
+    row_of = {item: n for n, item in enumerate(item_ids)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for group in range(1, int(payload["k"]) + 1):
+        members = [n for n, g in enumerate(payload["groups"]) if g == group
+                   and payload["items"][n] in row_of]
+        if not members:
+            continue
+        name = payload["names"].get(str(group), f"texture-{group}")
+        subset = TextureGroups(labels=np.zeros(len(members), np.int64), k=1,
+                               confidence=np.array([payload["confidence"][n] for n in members]),
+                               criterion=payload["criterion"])
+        sheet = group_contact_sheet(images[[row_of[payload["items"][n]] for n in members]],
+                                    subset, [f"{group}: {name}"], per_group)
+        path = out_dir / f"texture-{group}.png"
+        sheet.save(path)
+        written.append(path)
+    return written
+
+
 def _read_items(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as connection:
         result = connection.execute(
@@ -229,4 +289,5 @@ def _report(rows: list[dict[str, Any]], kept: list[dict[str, Any]],
         pattern_ari=ari)
 
 
-__all__ = ["ExtractionReport", "extract_catalog_attributes"]
+__all__ = ["ExtractionReport", "extract_catalog_attributes", "name_texture_group",
+           "pattern_sheets"]

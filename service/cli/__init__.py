@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import typer  # noqa: E402
 
 from pigen.service.cli.campaign import campaign_app  # noqa: E402
+from pigen.service.cli.catalog import catalog_app  # noqa: E402
 from pigen.service.cli.experiment import experiment_app  # noqa: E402
 from pigen.service.cli.generator import generator_app  # noqa: E402
 from pigen.service.cli.models import models_app  # noqa: E402
@@ -28,6 +29,7 @@ app = typer.Typer(help="pigen: personalised product images from shoppers' rating
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(recsys_app, name="recsys")
 register_serve_commands(app)  # serve, demo, apikey
 app.add_typer(generator_app, name="generator")
