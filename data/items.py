@@ -46,3 +46,17 @@ def catalog_layout(items: pd.DataFrame) -> ConditionLayout:
     if categories <= set(builtin.categories) and patterns <= set(builtin.patterns):
         return builtin
     return ConditionLayout(tuple(sorted(categories)), tuple(sorted(patterns)))
+
+
+def unknown_names(items: pd.DataFrame, layout: ConditionLayout) -> dict[str, list[str]]:
+    """Catalog categories and patterns ``layout`` lacks: {"categories": [...], ...}.
+
+    Serving maps the catalog into the active generator's layout by name; items
+    with a name it lacks drop out of that part of shoppers' taste (the rest of
+    their attributes still count). Empty when every name is known.
+    """
+    found = {
+        "categories": sorted(set(items["category"].dropna()) - set(layout.categories)),
+        "patterns": sorted(set(items["pattern"].dropna()) - set(layout.patterns)),
+    }
+    return {part: names for part, names in found.items() if names}

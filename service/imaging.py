@@ -98,12 +98,15 @@ class ImageService:
         model_set = self.runtime.current  # one set for the whole request
         # Only what makes the image names it: the ranking model does not.
         versions = {"als": model_set.als_version.id, "generator": model_set.generator_version.id}
+        attributes = model_set.attributes
         if generator_version is not None and generator_version != versions["generator"]:
-            self.runtime.generator_for(generator_version)  # fail now, not at the first fetch
+            # fail now, not at the first fetch; conditions in the pinned one's layout
+            pinned = self.runtime.generator_for(generator_version)
+            attributes = self.runtime.attributes_in(model_set, pinned.layout)
             versions["generator"] = generator_version
         taste = taste_for_user(self.engine, user_id, n, seed, diversity,
                                model=(model_set.als_version, model_set.als),
-                               attributes=model_set.attributes)
+                               attributes=attributes)
         made = []
         for sample in taste.samples:
             record = ImageRecord(

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from pigen.data.items import catalog_layout, catalog_stamp, read_items_frame
+from pigen.data.conditions import ConditionLayout
+from pigen.data.items import catalog_stamp, read_items_frame, unknown_names
 from pigen.data.model_registry import (
     ModelVersionInfo,
     activate_model_version,
@@ -121,6 +122,10 @@ class Runtime:
         self.image_paths: dict[str, str] = {}  # item id -> catalog image file
         self._catalog_stamp: tuple[int, int | None] | None = None  # of the copy held
         self._old_generators: OrderedDict[int, LoadedGenerator] = OrderedDict()
+        # (ALS version, catalog stamp, layout) -> attributes, for a pinned generator
+        # whose layout is not the served one's
+        self._attributes_by_layout: dict[tuple[object, ...], ItemAttributes] = {}
+        self._warned_layouts: set[tuple[object, ...]] = set()
         self._generator_lock = threading.Lock()
         self._swap_lock = asyncio.Lock()
 
@@ -182,8 +187,8 @@ class Runtime:
             generator_version, generator = self._load_kind(
                 generator_serving.MODEL_KIND, self._active_generator())
             ranking_version, ranking = self._load_ranking()
-            self._current = ModelSet(als_version, als, self._attributes(als), generator_version,
-                                     generator, ranking_version, ranking)
+            self._current = ModelSet(als_version, als, self._attributes(als, generator.layout),
+                                     generator_version, generator, ranking_version, ranking)
             self._error = None
         except (LookupError, FileNotFoundError, ValueError) as error:
             if str(error) != self._error:  # once per cause, not every refresh
@@ -310,11 +315,15 @@ class Runtime:
         current = self.current
         if version.kind == recsys_serving.TASTE_KIND:
             new = replace(current, als_version=version, als=model,
-                          attributes=self._attributes(model))
+                          attributes=self._attributes(model, current.generator.layout))
         elif version.kind == recsys_serving.RANKING_KIND:
             new = replace(current, ranking_version=version, ranking=model)
         else:
-            new = replace(current, generator_version=version, generator=model)
+            # Taste is sampled in the served generator's layout (any catalog's names).
+            attributes = (current.attributes if model.layout == current.generator.layout
+                          else self._attributes(current.als, model.layout))
+            new = replace(current, generator_version=version, generator=model,
+                          attributes=attributes)
             with self._generator_lock:  # the outgoing one still serves its images' rows
                 self._old_generators[current.generator_version.id] = current.generator
                 while len(self._old_generators) > OLD_GENERATORS_KEPT:
@@ -331,7 +340,8 @@ class Runtime:
             return False
         self._load_catalog()
         current = self.current
-        self._current = replace(current, attributes=self._attributes(current.als))
+        self._current = replace(current, attributes=self._attributes(
+            current.als, current.generator.layout))
         log.info("catalog reloaded: %d items", len(self.catalog))
         return True
 
@@ -386,9 +396,32 @@ class Runtime:
                 paths[row.item_id] = row.image_path
         self.catalog, self.image_paths = catalog, paths
 
-    def _attributes(self, als: ALSRecommender) -> ItemAttributes:
+    def attributes_in(self, model_set: ModelSet, layout: ConditionLayout) -> ItemAttributes:
+        """The catalog through ``model_set``'s ALS, in ``layout`` (a pinned generator's).
+
+        The served set's own attributes when the layouts agree; otherwise built once
+        per (ALS version, catalog, layout) and kept while the catalog stays.
+        """
+        if layout == model_set.generator.layout:
+            return model_set.attributes
+        key = (model_set.als_version.id, self._catalog_stamp, layout)
+        with self._generator_lock:
+            found = self._attributes_by_layout.get(key)
+        if found is None:
+            found = self._attributes(model_set.als, layout)
+            with self._generator_lock:
+                self._attributes_by_layout = {key: found}  # one pinned layout at a time
+        return found
+
+    def _attributes(self, als: ALSRecommender, layout: ConditionLayout) -> ItemAttributes:
+        """The catalog's attributes by name in ``layout``; names it lacks drop out (logged)."""
         items = self._items_frame
-        return ItemAttributes.from_frame(items, als.items, catalog_layout(items))
+        unknown = unknown_names(items, layout)
+        if unknown and (self._catalog_stamp, layout) not in self._warned_layouts:
+            self._warned_layouts.add((self._catalog_stamp, layout))
+            log.warning("the generator's layout lacks catalog names %s: items with them drop "
+                        "out of that part of shoppers' taste", unknown)
+        return ItemAttributes.from_frame(items, als.items, layout)
 
 
 def _file_changed(version: ModelVersionInfo) -> Fallback:
