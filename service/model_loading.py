@@ -75,12 +75,6 @@ def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, bytes]
         log.warning("%s version %d: no readable file at %s", version.kind, version.id,
                     version.path)
         raise ModelLoadError(version, "its file is missing on the server") from None
-    if not matches_registered(version, data):
-        # Images are cached and recorded per version id: serving other bytes under
-        # this id would make "which model made this picture" a lie.
-        log.error("%s version %d: %s no longer has the sha256 it was registered with",
-                  version.kind, version.id, version.path)
-        raise ModelLoadError(version, FILE_CHANGED)
     try:
         model = load(version, data)
     except ModelLoadError:
@@ -89,6 +83,12 @@ def _checked(version: ModelVersionInfo, load: Callable[[ModelVersionInfo, bytes]
         log.warning("cannot load %s version %d from %s: %r", version.kind, version.id,
                     version.path, error)
         raise ModelLoadError(version, _problem(version, error)) from error
+    if not matches_registered(version, data):
+        # Images are cached and recorded per version id: serving other bytes under
+        # this id would make "which model made this picture" a lie.
+        log.error("%s version %d: %s no longer has the sha256 it was registered with",
+                  version.kind, version.id, version.path)
+        raise ModelLoadError(version, FILE_CHANGED)
     try:
         smoke(model)
     except Exception as error:

@@ -105,7 +105,8 @@ def _train(engine: Engine, settings: Settings, steps: int | None) -> None:
         typer.echo(f"generator: training {total} steps on the CPU (a CUDA GPU is far "
                    "faster: pass --steps 5000 or more there); images stay rough at this "
                    "length")
-    config = GeneratorConfig(resolution=64, steps=total, device=device.type,
+    config = GeneratorConfig(resolution=64, steps=total,
+                             device="cuda" if device.type == "cuda" else "cpu",
                              checkpoint_every=max(1, min(250, total // 4)),
                              eval_every=max(1, total // 4), eval_images=500)
     run_dir = settings.storage_dir / "generator" / "runs" / f"catalog-{total}"
