@@ -16,7 +16,7 @@ def test_not_ready_without_models_and_503_not_500(make_client, store_backend: st
     empty = request.getfixturevalue(f"{store_backend}_engine")  # migrated, nothing in it
     client = make_client(engine=empty)
     ready = client.get("/readyz")
-    assert ready.status_code == 503 and "ALS" in ready.json()["detail"]
+    assert ready.status_code == 503 and "taste model" in ready.json()["detail"]
     assert client.get("/healthz").status_code == 200
     images = client.get("/v1/users/anyone/images")
     assert images.status_code == 503 and images.headers["retry-after"]
