@@ -25,7 +25,8 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from pigen.data.catalog.colour_clusters import BodyColour, body_colour, nearest_name
 from pigen.data.catalog.palette import RGB, delta_e76, from_hex
-from pigen.data.catalog.prepare import DEFAULT_RESOLUTION, kept_indices, prepare_images
+from pigen.data.catalog.prepare import DEFAULT_RESOLUTION
+from pigen.data.catalog.prepared_cache import prepare_cached
 from pigen.data.schema import Item
 
 ENCODER_FILE = "texture_encoder.safetensors"
@@ -74,8 +75,12 @@ def extract_catalog_attributes(engine: Engine, *, cache_dir: Path,
                                resolution: int = DEFAULT_RESOLUTION,
                                palette: Mapping[str, RGB] | None = None, k: int | None = None,
                                encoder_config: Any = None, progress: bool = True,
-                               strict: bool = False) -> ExtractionReport:
+                               strict: bool = False,
+                               prepared_dir: Path | None = None) -> ExtractionReport:
     """Extract colour and texture for every item with an image; see the module doc.
+
+    Photos are prepared through the cache in ``prepared_dir`` (default ``cache_dir``),
+    the one ``generator train --catalog`` reads, so each photo is prepared once.
 
     Raises
     ------
@@ -84,13 +89,15 @@ def extract_catalog_attributes(engine: Engine, *, cache_dir: Path,
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     rows = _read_items(engine)
-    paths = [Path(row["image_path"]) for row in rows]
-    images, masks, skipped = prepare_images(paths, resolution, progress=progress)
-    unusable = {rows[i]["external_id"]: f"{e.reason}: {e}" for i, e in skipped}
+    photos = prepare_cached([str(row["external_id"]) for row in rows],
+                            [Path(row["image_path"]) for row in rows], resolution,
+                            prepared_dir or cache_dir, progress=progress)
+    images, masks = photos.images, photos.masks
+    unusable = {rows[i]["external_id"]: f"{e.reason}: {e}" for i, e in photos.skipped}
     if strict and unusable:
         raise ValueError(f"{len(unusable)} unusable images (first: "
                          f"{next(iter(unusable.items()))}); nothing written")
-    kept = [rows[i] for i in kept_indices(len(rows), skipped)]
+    kept = [rows[i] for i in photos.kept]
     colours = [body_colour(images[n], masks[n], palette) for n in range(len(kept))]
     groups = _texture_groups(images, masks, k, encoder_config, progress, cache_dir)
     names = _group_names(cache_dir)

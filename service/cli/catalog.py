@@ -16,9 +16,14 @@ catalog_app = typer.Typer(help="Extract and name colour and texture from catalog
                           no_args_is_help=True)
 
 
-def extraction_dir() -> Path:
-    """Where extraction keeps its encoder, groups and prepared images: under var/."""
-    return load_settings().catalog_dir / "extraction"
+def extraction_dir(catalog_dir: Path | None = None) -> Path:
+    """Where extraction keeps its encoder and groups: under var/ unless told."""
+    return (catalog_dir or load_settings().catalog_dir) / "extraction"
+
+
+def prepared_dir(catalog_dir: Path | None = None) -> Path:
+    """Where prepared photos are cached, for extraction and catalog training alike."""
+    return (catalog_dir or load_settings().catalog_dir) / "prepared"
 
 
 @catalog_app.command("extract")
@@ -46,6 +51,7 @@ def extract_command(
         config = (TextureEncoderConfig.from_dict(json.loads(encoder_config.read_text()))
                   if encoder_config is not None else None)
         report = extract_catalog_attributes(open_database(), cache_dir=extraction_dir(),
+                                            prepared_dir=prepared_dir(),
                                             resolution=resolution, palette=names, k=k,
                                             encoder_config=config, strict=strict)
     except (ValueError, OSError) as error:

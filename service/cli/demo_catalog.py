@@ -80,16 +80,13 @@ def _extract_missing(engine: Engine, settings: Settings) -> None:
     if missing.empty:
         typer.echo("attributes: every item has a colour and a pattern")
         return
-    try:
-        from pigen.data.catalog.extract import (  # type: ignore[import-not-found]
-            extract_catalog_attributes,
-        )
-    except ImportError:
-        raise cli.fail(f"{len(missing)} items lack a colour or pattern and this pigen has no "
-                       "`pigen catalog extract` yet: give colour (#rrggbb) and pattern "
-                       "columns in the CSV") from None
+    from pigen.data.catalog.extract import extract_catalog_attributes
+    from pigen.service.cli.catalog import extraction_dir, prepared_dir
+
     typer.echo(f"attributes: extracting colour and pattern of {len(missing)} items")
-    report = extract_catalog_attributes(engine, cache_dir=settings.storage_dir / "catalog")
+    catalog_dir = settings.storage_dir / "catalog"
+    report = extract_catalog_attributes(engine, cache_dir=extraction_dir(catalog_dir),
+                                        prepared_dir=prepared_dir(catalog_dir))
     typer.echo(f"attributes: {report}")
 
 
@@ -97,6 +94,7 @@ def _train(engine: Engine, settings: Settings, steps: int | None) -> None:
     from pigen.generator.catalog_training import train_catalog_generator
     from pigen.generator.config import GeneratorConfig
     from pigen.generator.device import resolve_device
+    from pigen.service.cli.catalog import prepared_dir
     from pigen.service.generator_serving import ensure_generator_version
 
     device = resolve_device(settings.device)
@@ -116,7 +114,7 @@ def _train(engine: Engine, settings: Settings, steps: int | None) -> None:
         _activate(engine, ensure_generator_version(engine, weights).id, settings.device)
         return
     result, catalog = train_catalog_generator(
-        engine, config, run_dir, settings.storage_dir / "catalog" / "prepared",
+        engine, config, run_dir, prepared_dir(settings.storage_dir / "catalog"),
         skip_incomplete=True, resume=True)
     typer.echo(f"generator: {result.steps} steps on {len(catalog)} items "
                f"({len(catalog.skipped)} left out) -> {result.weights}")

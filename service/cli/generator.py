@@ -148,14 +148,14 @@ def _train_on_catalog(config: GeneratorConfig, run_dir: Path, resume: bool,
     """The store's items with images; catalog figures (no judge) at each evaluation."""
     from pigen.generator.catalog_training import layout_of, train_catalog_generator
     from pigen.generator.device import resolve_device
+    from pigen.service.cli.catalog import prepared_dir
 
-    settings = cli.load_settings()
     device = resolve_device(config.device)
     typer.echo(f"training on {device.type}" + (
         "" if device.type == "cuda" else " (a CUDA GPU trains this many times faster)"))
     try:
         result, catalog = train_catalog_generator(
-            cli.open_database(), config, run_dir, settings.storage_dir / "catalog" / "prepared",
+            cli.open_database(), config, run_dir, prepared_dir(),
             skip_incomplete=skip_incomplete, resume=resume)
     except (FileExistsError, ValueError) as error:  # IncompleteCatalog is a ValueError
         raise cli.fail(str(error)) from None

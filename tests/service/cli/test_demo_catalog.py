@@ -25,21 +25,3 @@ def test_a_photo_folder_becomes_a_served_catalog(cli_settings: Path) -> None:
     prepare_catalog_demo(engine, cli.load_settings(), folder, steps=2)
     again = active_model_version(engine, "generator")
     assert again is not None and again.id == active.id
-
-
-def test_a_folder_without_attributes_needs_extract_or_columns(cli_settings: Path) -> None:
-    import click
-
-    from pigen.service.cli import common as cli
-    from pigen.service.cli.demo_catalog import prepare_catalog_demo
-
-    folder = cli_settings / "shop"
-    write_photo_catalog(folder, 3, with_attributes=False).to_csv(folder / "catalog.csv",
-                                                                 index=False)
-    try:
-        import pigen.data.catalog.extract  # noqa: F401
-    except ImportError:
-        with pytest.raises(click.exceptions.Exit):
-            prepare_catalog_demo(cli.open_database(), cli.load_settings(), folder, steps=2)
-    else:
-        pytest.skip("extract has landed: the demo fills the attributes itself")
