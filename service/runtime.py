@@ -63,6 +63,7 @@ class Fallback:
     active: int  # the registry's choice
     serving: int
     problem: str  # public: what is wrong with the active one
+    serving_kind: str = ""  # what kind ``serving`` is, when not ``kind`` (ranking -> taste)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class Runtime:
                 active_model_version(self.engine, recsys_serving.TASTE_KIND))
             generator_version, generator = self._load_kind(
                 generator_serving.MODEL_KIND, self._active_generator())
-            ranking_version, ranking = self._load_ranking()
+            ranking_version, ranking = self._load_ranking(als_version)
             self._current = ModelSet(als_version, als, self._attributes(als, generator.layout),
                                      generator_version, generator, ranking_version, ranking)
             self._error = None
@@ -263,19 +264,28 @@ class Runtime:
             log.exception("cannot register the shipped generator")
             return active_model_version(self.engine, generator_serving.MODEL_KIND)
 
-    def _load_ranking(self) -> tuple[ModelVersionInfo | None, Recommender | None]:
+    def _load_ranking(self, taste: ModelVersionInfo
+                      ) -> tuple[ModelVersionInfo | None, Recommender | None]:
         """The ranking model, or (None, None): recommendations then come from taste.
 
         Optional, unlike the others: stores from before ranking models have none,
-        and a ranking model that cannot be served must not stop the images.
+        and a ranking model that cannot be served must not stop the images. But an
+        active one that no version of can serve is a fallback like any other
+        (``/readyz`` degraded, the metric, the log), serving the taste version.
         """
-        active = active_model_version(self.engine, recsys_serving.RANKING_KIND)
+        kind = recsys_serving.RANKING_KIND
+        active = active_model_version(self.engine, kind)
         if active is None:
+            self.fallbacks.pop(kind, None)
             return None, None
         try:
-            return self._load_kind(recsys_serving.RANKING_KIND, active)
+            return self._load_kind(kind, active)
         except LookupError as error:
-            log.error("recommending from the taste model: %s", error)
+            if kind not in self.fallbacks:  # once per cause, not every refresh
+                log.error("FALLBACK: recommending from the taste model: %s", error)
+                self._on_fallback(kind)
+            self.fallbacks[kind] = Fallback(kind, active.id, taste.id, str(error),
+                                            serving_kind=recsys_serving.TASTE_KIND)
             return None, None
 
     def _load_kind(self, kind: str, active: ModelVersionInfo | None

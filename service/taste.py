@@ -17,7 +17,12 @@ from pigen.data.items import catalog_layout, read_items_frame
 from pigen.data.model_registry import ModelVersionInfo, active_model_version
 from pigen.recsys.als import ALSRecommender
 from pigen.recsys.condition_sampling import ConditionSample, sample_conditions, shopper_seed
-from pigen.recsys.conditioning import TasteProfile, population_profile, taste_profile
+from pigen.recsys.conditioning import (
+    TasteProfile,
+    liked_weights,
+    population_profile,
+    taste_profile,
+)
 from pigen.recsys.item_attributes import ItemAttributes
 from pigen.recsys.user_factors import FactorSource, resolve_user_factor
 from pigen.service.generator_serving import MODEL_KIND as GENERATOR_KIND
@@ -60,7 +65,8 @@ def taste_for_user(engine: Engine, user_id: str, n: int = 8, seed: int = 0,
         # Scores relative to the average user say what *this* user likes more
         # than everyone does.
         profile = taste_profile(user.factor, als.item_factors, attributes, rated=user.history,
-                                baseline=als.user_factors.mean(axis=0))
+                                baseline=als.user_factors.mean(axis=0),
+                                own=liked_weights(als, user.history))
     samples = sample_conditions(profile, n, shopper_seed(seed, user_id), diversity=diversity)
     return UserTaste(user_id, user.source, version.id, profile, tuple(samples))
 

@@ -48,13 +48,19 @@ async def readyz(engine: EngineDep, runtime: RuntimeDep) -> Response:
                              "fallback": []}, 503)
     fallbacks = [asdict(f) for f in runtime.fallbacks.values()]
     if fallbacks:
-        kinds = ", ".join(f"{f['kind']} {f['serving']} instead of {f['active']}"
-                          if f["serving"] != f["active"] else
-                          f"{f['kind']} {f['serving']} from memory (its file changed on disk)"
-                          for f in fallbacks)
+        kinds = ", ".join(_described(f) for f in fallbacks)
         return JSONResponse({"status": "degraded", "detail": f"serving fallback models: {kinds}",
                              "fallback": fallbacks})
     return JSONResponse({"status": "ready", "detail": None, "fallback": []})
+
+
+def _described(fallback: dict) -> str:
+    kind, active, serving = fallback["kind"], fallback["active"], fallback["serving"]
+    if fallback["serving_kind"] and fallback["serving_kind"] != kind:
+        return f"{fallback['serving_kind']} {serving} instead of {kind} {active}"
+    if serving != active:
+        return f"{kind} {serving} instead of {active}"
+    return f"{kind} {serving} from memory (its file changed on disk)"
 
 
 @router.get("/metrics", response_class=Response)

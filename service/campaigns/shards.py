@@ -113,7 +113,7 @@ class ShardContext:
         The same choice as the one-user path (``pigen.service.taste``), for many
         users at once and with ratings cut at the campaign's ``ratings_until``.
         """
-        from pigen.recsys.conditioning import taste_profiles
+        from pigen.recsys.conditioning import liked_weights, taste_profiles
         from pigen.recsys.user_factors import history_row
 
         als = self.als
@@ -143,7 +143,8 @@ class ShardContext:
         profiles: list[TasteProfile] = [self.population] * len(users)
         if len(known):
             batch = taste_profiles(factors[known], als.item_factors, self.attributes,
-                                   rated=rated[known], baseline=self.baseline)
+                                   rated=rated[known], baseline=self.baseline,
+                                   own=liked_weights(als, rated[known]))
             for k, u in enumerate(known.tolist()):
                 profiles[u] = batch.profile(k)
         return profiles, sources

@@ -196,6 +196,26 @@ def test_profiles_validate_their_input(attributes: ItemAttributes) -> None:
         taste_profile(np.zeros(2), ITEM_FACTORS, attributes, exclude=np.ones(6, dtype=bool))
 
 
+
+def test_own_liked_items_blend_into_the_profile(attributes: ItemAttributes) -> None:
+    """A dress lover (factor (1, 0)) who also liked one sandal: the blend gives the
+    sandal its share; no liked items (or share 0) keeps the model's profile."""
+    user = np.array([[1.0, 0.0], [1.0, 0.0]])
+    own = sp.csr_matrix(np.array([[0, 0, 0, 0, 0, 2.0], [0, 0, 0, 0, 0, 0]]))
+    model_only = taste_profiles(user, ITEM_FACTORS, attributes, own=own, own_weight=0.0)
+    blended = taste_profiles(user, ITEM_FACTORS, attributes, own=own, own_weight=0.5)
+    sandal, dress = LAYOUT.categories.index("Sandal"), LAYOUT.categories.index("Dress")
+    assert model_only.category[0, sandal] < blended.category[0, sandal]
+    assert blended.category[0, sandal] >= 0.5 and blended.category[0, dress] > 0.3
+    np.testing.assert_allclose(blended.category[1], model_only.category[1])  # none liked
+    for bad, match in ((-0.1, "own_weight"), (1.5, "own_weight")):
+        with pytest.raises(ValueError, match=match):
+            taste_profiles(user, ITEM_FACTORS, attributes, own=own, own_weight=bad)
+    with pytest.raises(ValueError, match=">= 0"):
+        taste_profiles(user, ITEM_FACTORS, attributes, own=-own)
+    with pytest.raises(ValueError, match="own must be"):
+        taste_profiles(user, ITEM_FACTORS, attributes, own=own[:1])
+
 # -- sampling -----------------------------------------------------------------------------
 
 

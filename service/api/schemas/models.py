@@ -36,6 +36,9 @@ class FallbackPublic(BaseModel):
     active: int
     serving: int
     problem: str
+    serving_kind: str = Field("", description="the kind of `serving` when it is not `kind`: "
+                                              "a ranking model that cannot be served "
+                                              "recommends from the taste model")
 
 
 class Health(BaseModel):

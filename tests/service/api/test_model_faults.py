@@ -126,7 +126,7 @@ def test_start_up_with_a_broken_active_als_falls_back_and_says_so(
     body = ready.json()
     assert body["status"] == "degraded"
     assert body["fallback"] == [{"kind": "als", "active": bad.id, "serving": good.id,
-                                 "problem": body["fallback"][0]["problem"]}]
+                                 "problem": body["fallback"][0]["problem"], "serving_kind": ""}]
     assert "truncated" in body["fallback"][0]["problem"]
     assert_no_leak(ready.text, tmp_path)
     assert any("FALLBACK" in r.getMessage() and f"version {good.id}" in r.getMessage()

@@ -69,3 +69,22 @@ def test_a_restarted_service_serves_the_registered_ranking_model(
     assert recommended(client)[0] == ranking.id
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
+
+
+def test_a_ranking_model_that_cannot_be_served_degrades_to_the_taste_model(
+        make_client, store_engine: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Its only version is truncated: recommendations come from taste, and /readyz,
+    the metric and the fallback list say so (not a silent "ready")."""
+    ranking = train_and_register(store_engine, tmp_path / "m", purpose="ranking",
+                                 model="popularity")
+    ranking.path.write_bytes(ranking.path.read_bytes()[:200])
+    taste = active_model_version(store_engine, "als")
+    assert taste is not None
+    client = make_client()
+    assert recommended(client)[0] == taste.id
+    body = client.get("/readyz").json()
+    assert body["status"] == "degraded", body
+    assert [(f["kind"], f["active"], f["serving"], f["serving_kind"])
+            for f in body["fallback"]] == [("ranking", ranking.id, taste.id, "als")]
+    assert f"als {taste.id} instead of ranking {ranking.id}" in body["detail"]
+    assert 'pigen_model_fallbacks_total{kind="ranking"} 1.0' in client.get("/metrics").text
