@@ -15,9 +15,12 @@ Also in the same run:
 * the bare ceiling: the same generator's batch-64 forward plus PNG encoding,
   in this process, no HTTP, no database;
 * the HTTP ceiling: the same fetches again, from the cache;
-* the HTTP stack: uvicorn on asyncio + h11 (the stack before uvicorn[standard])
-  against uvloop + httptools (what ``pigen serve`` picks now), on cached images
-  and a JSON endpoint; and FastAPI's default JSON rendering (pydantic straight to
+* side by side (``side_by_side.py``: both servers up, alternating rounds, the
+  median of per-round differences, so machine noise hits both alike): one
+  client, batched vs per request; and the HTTP stack, uvicorn on asyncio + h11
+  (the stack before uvicorn[standard]) against uvloop + httptools (what
+  ``pigen serve`` picks now), on cached images and a JSON endpoint;
+* FastAPI's default JSON rendering (pydantic straight to
   bytes) against orjson (``ORJSONResponse``) on a real listing body;
 * overload (``--overload-seconds``): open-loop arrivals at 4x the batched
   images/s measured at 32 clients, then at half of it (``overload.py``): shows
@@ -32,7 +35,7 @@ Also in the same run:
 The generator is the shipped one when present, else a random generator of the
 default architecture (same size, so the same speed). Targets, at 32 clients:
 batched >= 3x per request, p99 < 150 ms, >= 0.7x the bare ceiling; at 1
-client, batched p50 within 1 ms of per request.
+client, batched p50 within 1 ms of per request (side by side).
 
     python bench/service_load.py [--images 256] [--quick] [--baseline-ref HEAD]
 """
@@ -374,8 +377,14 @@ def main() -> None:
     parser.add_argument("--baseline-ref", default=None,
                         help="Also run batched mode at the top client count on the code of "
                              "this git ref (before/after in the same run).")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="Alternating rounds of the side-by-side comparisons (1 client: "
+                             "batched vs per request; HTTP stacks).")
     parser.add_argument("--quick", action="store_true", help="Tiny sizes (smoke test).")
     args = parser.parse_args()
+    from side_by_side import http_stacks, lone_requests, report_lone, report_stacks
+
+    rounds = 2 if args.quick else args.rounds
     levels = [int(c) for c in args.clients.split(",")]
     total = 32 if args.quick else args.images
     overload_seconds = min(args.overload_seconds, 1.0) if args.quick else args.overload_seconds
@@ -387,10 +396,10 @@ def main() -> None:
         ceiling = bare_ceiling(weights, 0.5 if args.quick else 5.0)
         results: dict[tuple[str, int], dict[str, float]] = {}
         overload: dict[str, dict[str, dict[str, float]]] = {}
-        stacks: dict[tuple[str, str], dict[str, float]] = {}
         rendering: dict[str, float] = {}
         json_path = "/v1/users?limit=50"
         json_count = 200 if args.quick else 2000
+        lone = lone_requests(root, url, rounds, 8 if args.quick else 24)
         for m, mode in enumerate(MODES):
             process, base = start_server(root, url, mode)
             try:
@@ -403,10 +412,6 @@ def main() -> None:
                 if mode == "batched":  # the HTTP ceiling: the same fetches, from the cache
                     results[("cached", max(levels))] = asyncio.run(
                         drive(base, max(levels), total, salt=77, repeat=True))
-                    stacks[("uvloop+httptools", "cached image")] = results[
-                        ("cached", max(levels))]
-                    stacks[("uvloop+httptools", "JSON")] = asyncio.run(
-                        hammer(base, max(levels), json_path, json_count))
                     rendering = json_rendering(base, 200 if args.quick else 2000)
             finally:
                 process.terminate()
@@ -441,18 +446,12 @@ def main() -> None:
                 finally:
                     process.terminate()
                     process.wait(timeout=30)
-        process, base = start_server(root, url, "batched", "asyncio+h11")
-        try:
-            asyncio.run(drive(base, max(levels), 2 * max(levels), salt=998, warm_up=True))
-            stacks[("asyncio+h11", "cached image")] = asyncio.run(
-                drive(base, max(levels), total, salt=78, repeat=True))
-            stacks[("asyncio+h11", "JSON")] = asyncio.run(
-                hammer(base, max(levels), json_path, json_count))
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        stacks = http_stacks(root, url, rounds, max(levels), total, json_path, json_count)
     report(results, ceiling, overload, max(levels))
-    report_stacks(stacks, rendering, max(levels), json_path)
+    report_lone(lone)
+    report_stacks(stacks, max(levels), json_path)
+    for name, micros in rendering.items():
+        print(f"listing body (16 images) rendered by {name}: {micros:.1f} us")
 
 
 def report(results: dict[tuple[str, int], dict[str, float]], ceiling: float,
@@ -478,25 +477,6 @@ def report(results: dict[tuple[str, int], dict[str, float]], ceiling: float,
         if mode.startswith("batched ") and clients == top:  # the baseline code
             print(f"at {top} clients, {mode.removeprefix('batched ')}'s code: batched / bare "
                   f"ceiling = {r['per_second'] / ceiling:.2f}")
-    one_batched, one_single = results.get(("batched", 1)), results.get(("per request", 1))
-    if one_batched and one_single:
-        print(f"at 1 client: p50 batched - per request = "
-              f"{one_batched['p50'] - one_single['p50']:+.1f} ms (target within 1 ms)")
-
-
-def report_stacks(stacks: dict[tuple[str, str], dict[str, float]], rendering: dict[str, float],
-                  clients: int, json_path: str) -> None:
-    print(f"\nHTTP stack, {clients} clients (JSON: GET {json_path})")
-    print(f"{'stack':<18} {'request':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for (stack, what), r in stacks.items():
-        print(f"{stack:<18} {what:<13} {r['per_second']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f}")
-    for what in ("cached image", "JSON"):
-        new, old = stacks.get(("uvloop+httptools", what)), stacks.get(("asyncio+h11", what))
-        if new and old:
-            print(f"{what}: uvloop+httptools / asyncio+h11 = "
-                  f"{new['per_second'] / old['per_second']:.2f}x req/s")
-    for name, micros in rendering.items():
-        print(f"listing body (16 images) rendered by {name}: {micros:.1f} us")
 
 
 if __name__ == "__main__":
