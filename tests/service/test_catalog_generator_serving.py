@@ -123,3 +123,53 @@ def test_catalog_names_the_generator_lacks_drop_out_with_a_warning(
     response = catalog_client.get("/v1/users/s0/images", params={"n": 4})
     assert response.status_code == 200
     assert {i["condition"]["category"] for i in response.json()["images"]} <= set(CATEGORIES)
+
+
+def test_a_campaign_runs_on_the_catalog_generator(catalog_client: TestClient, engine: Engine,
+                                                  tmp_path: Path) -> None:
+    """Batch campaigns take the catalog's layout too: every image in its own names."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from pigen.service.campaigns.definition import CampaignSpec, parse_segment
+    from pigen.service.campaigns.runner import run_campaign
+    from pigen.service.campaigns.store import create_campaign
+
+    out = tmp_path / "campaign"
+    campaign = create_campaign(engine, CampaignSpec(
+        name="own-catalog", segment=parse_segment("all"), output_dir=out, images_per_user=2,
+        shard_size=5, batch_size=8))
+    report = run_campaign(engine, campaign.id)
+    assert report.images_made == 2 * campaign.n_users > 0
+    manifest = pq.read_table(out / "manifest.parquet").to_pandas()
+    assert set(manifest["category"]) <= set(CATEGORIES)
+    assert set(manifest["pattern"]) <= set(PATTERNS)
+    assert set(manifest["generator_version_id"]) == {campaign.generator.id}
+    first = out / manifest["image_path"].iloc[0]
+    assert Image.open(first).size[0] >= 32
+
+
+def test_an_experiment_serves_the_catalog_generator_against_photos(
+        catalog_client: TestClient, engine: Engine) -> None:
+    """A/B on a store's own catalog: the generated arm speaks the catalog's names."""
+    from pigen.service.auth import create_api_key
+
+    admin = {"X-API-Key": create_api_key(engine, "admin")[0]}
+    body = {"key": "own-hero", "variants": [
+        {"name": "photo", "weight": 1, "config": {"mode": "catalog"}},
+        {"name": "made", "weight": 1, "config": {"mode": "generated"}}]}
+    assert catalog_client.post("/v1/experiments", json=body, headers=admin).status_code == 201
+    assert catalog_client.post("/v1/experiments/own-hero/start",
+                               headers=admin).status_code == 200
+    seen = set()
+    for u in range(12):
+        response = catalog_client.get(f"/v1/users/s{u}/images", params={"n": 3})
+        assert response.status_code == 200, response.text
+        listed = response.json()
+        seen.add(listed["variant"])
+        if listed["variant"] == "own-hero:made":
+            assert {i["condition"]["category"] for i in listed["images"]} <= set(CATEGORIES)
+            assert catalog_client.get(listed["images"][0]["url"]).status_code == 200
+        else:
+            assert listed["images"] == [] and len(listed["catalog_items"]) > 0
+    assert seen == {"own-hero:photo", "own-hero:made"}
