@@ -16,8 +16,9 @@ Also in the same run:
   in this process, no HTTP, no database;
 * the HTTP ceiling: the same fetches again, from the cache;
 * side by side (``side_by_side.py``: both servers up, alternating rounds, the
-  median of per-round differences, so machine noise hits both alike): one
-  client, batched vs per request; and the HTTP stack, uvicorn on asyncio + h11
+  median of per-round differences or ratios, so machine noise hits both alike):
+  batched vs per request at the top client count and at one client; and the
+  HTTP stack, uvicorn on asyncio + h11
   (the stack before uvicorn[standard]) against uvloop + httptools (what
   ``pigen serve`` picks now), on cached images and a JSON endpoint;
 * FastAPI's default JSON rendering (pydantic straight to
@@ -33,9 +34,9 @@ Also in the same run:
   server running the code of git ``REF`` (before/after in one run).
 
 The generator is the shipped one when present, else a random generator of the
-default architecture (same size, so the same speed). Targets, at 32 clients:
-batched >= 3x per request, p99 < 150 ms, >= 0.7x the bare ceiling; at 1
-client, batched p50 within 1 ms of per request (side by side).
+default architecture (same size, so the same speed). Targets, at 32 clients
+(side by side): batched >= 3x per request, p99 < 150 ms; >= 0.7x the bare
+ceiling; at 1 client (side by side), batched p50 within 1 ms of per request.
 
     python bench/service_load.py [--images 256] [--quick] [--baseline-ref HEAD]
 """
@@ -382,7 +383,14 @@ def main() -> None:
                              "batched vs per request; HTTP stacks).")
     parser.add_argument("--quick", action="store_true", help="Tiny sizes (smoke test).")
     args = parser.parse_args()
-    from side_by_side import http_stacks, lone_requests, report_lone, report_stacks
+    from side_by_side import (
+        batching_gain,
+        http_stacks,
+        lone_requests,
+        report_gain,
+        report_lone,
+        report_stacks,
+    )
 
     rounds = 2 if args.quick else args.rounds
     levels = [int(c) for c in args.clients.split(",")]
@@ -400,6 +408,7 @@ def main() -> None:
         json_path = "/v1/users?limit=50"
         json_count = 200 if args.quick else 2000
         lone = lone_requests(root, url, rounds, 8 if args.quick else 24)
+        gain = batching_gain(root, url, rounds, max(levels), total)
         for m, mode in enumerate(MODES):
             process, base = start_server(root, url, mode)
             try:
@@ -448,6 +457,7 @@ def main() -> None:
                     process.wait(timeout=30)
         stacks = http_stacks(root, url, rounds, max(levels), total, json_path, json_count)
     report(results, ceiling, overload, max(levels))
+    report_gain(gain)
     report_lone(lone)
     report_stacks(stacks, max(levels), json_path)
     for name, micros in rendering.items():

@@ -9,6 +9,8 @@ A comparison is the median over rounds of the per-round difference or ratio.
 
 * :func:`lone_requests`: one client, fresh images, batched vs per request
   (the "a lone request pays no gathering window" target);
+* :func:`batching_gain`: many clients, fresh images, batched vs per request
+  images/s (the "batching pays 3x" target);
 * :func:`http_stacks`: uvloop + httptools vs asyncio + h11 on cached images
   and on a JSON endpoint, 32 clients.
 """
@@ -94,6 +96,36 @@ def lone_requests(root: Path, url: str, rounds: int, images_per_round: int) -> L
 
 
 @dataclass(frozen=True)
+class BatchingGain:
+    """``clients`` clients, fresh images: per-round images/s of each mode and their ratio."""
+
+    clients: int
+    rounds: int
+    images_per_round: int
+    batched: tuple[float, ...]  # images/s per round
+    single: tuple[float, ...]
+    batched_p99: float  # median of the rounds' p99, ms
+
+    @property
+    def ratio(self) -> float:
+        """Median over rounds of batched / per-request images/s."""
+        return float(np.median(np.array(self.batched) / np.array(self.single)))
+
+
+def batching_gain(root: Path, url: str, rounds: int, clients: int,
+                  images_per_round: int) -> BatchingGain:
+    """Batched and per-request servers side by side at ``clients`` clients."""
+    servers = {"batched": Server("batched"), "per request": Server("per request")}
+    with running(root, url, servers, warm_clients=clients) as bases:
+        results = alternate(bases, rounds, lambda base, r: asyncio.run(
+            drive(base, clients, images_per_round, salt=7000 + r)))
+    return BatchingGain(clients, rounds, images_per_round,
+                        tuple(r["per_second"] for r in results["batched"]),
+                        tuple(r["per_second"] for r in results["per request"]),
+                        statistics.median(r["p99"] for r in results["batched"]))
+
+
+@dataclass(frozen=True)
 class StackComparison:
     """Per-round req/s of each stack for one kind of request, and the median ratio."""
 
@@ -130,6 +162,15 @@ def report_lone(lone: LoneRequests) -> None:
           f"{lone.single_p50:.1f} ms; batched - per request = {lone.difference:+.1f} ms "
           f"(median of rounds; rounds "
           f"{', '.join(f'{d:+.1f}' for d in lone.differences)}; target within 1 ms)")
+
+
+def report_gain(gain: BatchingGain) -> None:
+    print(f"\n{gain.clients} clients, fresh images, servers side by side ({gain.rounds} "
+          f"alternating rounds x {gain.images_per_round} images): batched / per request = "
+          f"{gain.ratio:.2f}x images/s (median of per-round ratios; rounds batched "
+          f"{', '.join(f'{b:.0f}' for b in gain.batched)}, per request "
+          f"{', '.join(f'{s:.0f}' for s in gain.single)}); batched p99 "
+          f"{gain.batched_p99:.0f} ms (targets >= 3x, p99 < 150 ms)")
 
 
 def report_stacks(comparisons: list[StackComparison], clients: int, json_path: str) -> None:
