@@ -22,7 +22,7 @@ are read off against it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,7 @@ class EvaluationReference:
     diversity_conditions: np.ndarray  # (K, D)
     colour_conditions: np.ndarray  # (K * PER_COLOUR_IMAGES, D), palette colour k in block k
     background: RGB = DEFAULT_BACKGROUND
+    per_pattern_real: dict[str, dict[str, Any]] = field(default_factory=dict)  # A, per pattern
 
 
 def build_reference(judge: Judge, layout: ConditionLayout, test_shapes: np.ndarray,
@@ -104,7 +105,8 @@ def build_reference(judge: Judge, layout: ConditionLayout, test_shapes: np.ndarr
     return EvaluationReference(layout, set_a.conditions.numpy(), labels_a,
                                set_a.patterns.numpy(), colours_a, judged_b.features, labels_b,
                                references, per_category_real, set_a.conditions.numpy()[:k],
-                               palette_conditions(layout), background)
+                               palette_conditions(layout), background,
+                               _per_pattern(layout, judged_a.pattern, set_a.patterns.numpy()))
 
 
 def palette_conditions(layout: ConditionLayout) -> np.ndarray:
@@ -136,6 +138,24 @@ def _per_category(layout: ConditionLayout, features: np.ndarray, predicted: np.n
     return table
 
 
+def _per_pattern(layout: ConditionLayout, predicted: np.ndarray, patterns: np.ndarray
+                 ) -> dict[str, dict[str, Any]]:
+    """{pattern: {accuracy, mistaken_for}}: how often the judge sees the asked pattern,
+    and the pattern it sees most often instead (None when never mistaken)."""
+    table: dict[str, dict[str, Any]] = {}
+    for index, name in enumerate(layout.patterns):
+        mine = patterns == index
+        if not mine.any():
+            continue
+        wrong = predicted[mine][predicted[mine] != index]
+        table[name] = {
+            "accuracy": round(float((predicted[mine] == index).mean()), 4),
+            "mistaken_for": (layout.patterns[int(np.bincount(wrong).argmax())]
+                             if len(wrong) else None),
+        }
+    return table
+
+
 def evaluate_generator(model: Generator, judge: Judge, reference: EvaluationReference,
                        seed: int = 0) -> dict[str, Any]:
     """All metrics of ``model`` (eval mode) against a prepared reference."""
@@ -162,6 +182,10 @@ def evaluate_generator(model: Generator, judge: Judge, reference: EvaluationRefe
         name: {**row, "accuracy_real": reference.per_category_real[name]["accuracy"],
                "fid_real": reference.per_category_real[name]["fid"]}
         for name, row in generated.items() if name in reference.per_category_real}
+    generated_patterns = _per_pattern(reference.layout, judged.pattern, reference.patterns)
+    metrics["per_pattern"] = {
+        name: {**row, "accuracy_real": reference.per_pattern_real[name]["accuracy"]}
+        for name, row in generated_patterns.items() if name in reference.per_pattern_real}
     metrics["per_colour_delta_e"] = _per_colour_delta_e(model, reference, seed)
     return metrics
 

@@ -351,6 +351,10 @@ def _print_report(m: dict[str, Any]) -> None:
     for name, row in m["per_category"].items():
         typer.echo(f"{name:<14}{row['accuracy']:>10.3f}{row['accuracy_real']:>8.3f}"
                    f"{row['fid']:>9.1f}{row['fid_real']:>8.1f}")
+    typer.echo(f"\n{'pattern':<14}{'accuracy':>10}{'real':>8}   most often seen as")
+    for name, row in m.get("per_pattern", {}).items():
+        typer.echo(f"{name:<14}{row['accuracy']:>10.3f}{row['accuracy_real']:>8.3f}   "
+                   f"{row['mistaken_for'] or '-'}")
     typer.echo("\ncolour Delta-E (median, solid, per palette colour): " + ", ".join(
         f"{name} {value:.1f}" for name, value in m["per_colour_delta_e"].items()))
 

@@ -79,6 +79,10 @@ def test_evaluation_reports_per_category_and_per_colour(small_reference, layout)
         assert set(row) == {"accuracy", "accuracy_real", "fid", "fid_real"}
         assert 0 <= row["accuracy"] <= 1 and row["fid"] >= 0
     assert tuple(metrics["per_colour_delta_e"]) == COLOUR_NAMES  # black and navy included
+    assert set(metrics["per_pattern"]) == set(layout.patterns)
+    for name, row in metrics["per_pattern"].items():
+        assert 0 <= row["accuracy"] <= 1 and 0 <= row["accuracy_real"] <= 1
+        assert row["mistaken_for"] in (*layout.patterns, None) and row["mistaken_for"] != name
     for key in ("category_accuracy", "diversity", "fid_ratio_to_class_mean",
                 "colour_delta_e_median", "category_accuracy_real", "diversity_real"):
         assert np.isfinite(metrics[key])
