@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pigen.data.catalog.colour_clusters import body_colour, load_palette, nearest_name
+from pigen.data.catalog.colour_clusters import (
+    body_colour,
+    load_palette,
+    nearest_name,
+    uniform_pixels,
+)
 from pigen.data.catalog.palette import PALETTE, delta_e76
 from pigen.data.catalog.prepare import prepare_image
 from pigen.data.catalog.render import render_product
@@ -103,3 +108,50 @@ def test_bad_input_is_refused() -> None:
         body_colour(np.zeros((4, 4, 3)), np.zeros((4, 4), bool))
     with pytest.raises(ValueError, match="must be"):
         body_colour(np.zeros((4, 4)), np.zeros((4, 4), bool))
+
+
+def printed(colour: tuple[float, float, float], line: tuple[float, float, float],
+            backdrop: tuple[float, float, float] = (0.96, 0.95, 0.93)
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(64, 64, 3) and its mask: a disc with diagonal print lines a third of a 9 px
+    period wide, blurred as a resize and JPEG blur them (mixed pixels on every edge)."""
+    from scipy import ndimage
+
+    y, x = np.mgrid[0:64, 0:64]
+    inside = (y - 32) ** 2 + (x - 32) ** 2 < 28 ** 2
+    lines = ((x + y) % 9 < 3)[..., None]
+    image = np.where(inside[..., None], np.where(lines, line, colour), backdrop)
+    blurred = np.stack([ndimage.gaussian_filter(image[..., c], 1.0) for c in range(3)], -1)
+    return blurred, inside
+
+
+def test_uniform_pixels_keep_area_interiors_and_drop_edges() -> None:
+    rgb, mask = printed((0.85, 0.64, 0.11), (0.45, 0.35, 0.12))
+    chosen = uniform_pixels(rgb, mask, share=0.3)
+    assert chosen.sum() <= 0.35 * mask.sum() and not (chosen & ~mask).any()
+    y, x = np.mgrid[0:64, 0:64]
+    phase = (x + y) % 9  # the body's areas are 3..8; their middle (5, 6) is uniform
+    assert chosen[(phase >= 5) & (phase <= 6) & mask].mean() > 0.5
+    assert chosen[((phase == 2) | (phase == 3)) & mask].mean() < 0.05  # line edges
+    flat = np.full((20, 20, 3), 0.5)
+    square = np.zeros((20, 20), bool)
+    square[4:16, 4:16] = True
+    kept = uniform_pixels(flat, square, share=0.3)  # ties: every inner pixel
+    assert kept.sum() == 10 * 10 and not kept[4].any()
+    tiny = np.zeros((20, 20), bool)
+    tiny[5:8, 5:8] = True
+    assert (uniform_pixels(flat, tiny) == tiny).all()  # too few inner pixels: the mask
+    with pytest.raises(ValueError, match="share"):
+        uniform_pixels(flat, square, share=0.0)
+    with pytest.raises(ValueError, match="window"):
+        uniform_pixels(flat, square, window=4)
+
+
+@pytest.mark.parametrize("colour, line", [((0.85, 0.64, 0.11), (0.45, 0.35, 0.12)),
+                                          ((0.12, 0.26, 0.66), (0.59, 0.64, 0.81))])
+def test_printed_products_read_their_body_not_the_mixtures(
+        colour: tuple[float, float, float], line: tuple[float, float, float]) -> None:
+    rgb, mask = printed(colour, line)
+    every = error(body_colour(rgb, mask, uniform_share=None).rgb, colour)
+    uniform = error(body_colour(rgb, mask).rgb, colour)
+    assert uniform < 3.0 and uniform < every / 2, (uniform, every)
