@@ -118,7 +118,7 @@ def test_a_served_file_replaced_on_disk_is_reported_and_the_loaded_copy_serves_o
         body = wait_for_status(client, "degraded")
     assert body["status"] == "degraded", body
     assert body["fallback"] == [{"kind": kind, "active": version.id, "serving": version.id,
-                                 "problem": body["fallback"][0]["problem"]}]
+                                 "problem": body["fallback"][0]["problem"], "serving_kind": ""}]
     assert "changed on disk" in body["fallback"][0]["problem"]
     assert str(tmp_path) not in str(body)
     assert any("changed on disk" in r.getMessage() for r in caplog.records)
