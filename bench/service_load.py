@@ -384,9 +384,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Tiny sizes (smoke test).")
     args = parser.parse_args()
     from side_by_side import (
-        batching_gain,
+        batching,
         http_stacks,
-        lone_requests,
         report_gain,
         report_lone,
         report_stacks,
@@ -407,8 +406,7 @@ def main() -> None:
         rendering: dict[str, float] = {}
         json_path = "/v1/users?limit=50"
         json_count = 200 if args.quick else 2000
-        lone = lone_requests(root, url, rounds, 8 if args.quick else 24)
-        gain = batching_gain(root, url, rounds, max(levels), total)
+        gain, lone = batching(root, url, rounds, max(levels), total, 8 if args.quick else 24)
         for m, mode in enumerate(MODES):
             process, base = start_server(root, url, mode)
             try:

@@ -7,10 +7,9 @@ both servers run at once, idle but for the one being driven, and each round
 measures both, in alternating order (A B, B A, ...), so drift hits both alike.
 A comparison is the median over rounds of the per-round difference or ratio.
 
-* :func:`lone_requests`: one client, fresh images, batched vs per request
-  (the "a lone request pays no gathering window" target);
-* :func:`batching_gain`: many clients, fresh images, batched vs per request
-  images/s (the "batching pays 3x" target);
+* :func:`batching`: batched vs per request, fresh images: images/s at many
+  clients (the "batching pays 3x" target) and p50 at one client (the "a lone
+  request pays no gathering window" target);
 * :func:`http_stacks`: uvloop + httptools vs asyncio + h11 on cached images
   and on a JSON endpoint, 32 clients.
 """
@@ -81,20 +80,6 @@ class LoneRequests:
     differences: tuple[float, ...]
 
 
-def lone_requests(root: Path, url: str, rounds: int, images_per_round: int) -> LoneRequests:
-    """Batched and per-request servers side by side, one client at a time."""
-    servers = {"batched": Server("batched"), "per request": Server("per request")}
-    with running(root, url, servers, warm_clients=4) as bases:
-        results = alternate(bases, rounds, lambda base, r: asyncio.run(
-            drive(base, 1, images_per_round, salt=5000 + r)))
-    batched = [r["p50"] for r in results["batched"]]
-    single = [r["p50"] for r in results["per request"]]
-    differences = tuple(b - s for b, s in zip(batched, single, strict=True))
-    return LoneRequests(rounds, images_per_round, statistics.median(batched),
-                        statistics.median(single), statistics.median(differences),
-                        differences)
-
-
 @dataclass(frozen=True)
 class BatchingGain:
     """``clients`` clients, fresh images: per-round images/s of each mode and their ratio."""
@@ -112,17 +97,27 @@ class BatchingGain:
         return float(np.median(np.array(self.batched) / np.array(self.single)))
 
 
-def batching_gain(root: Path, url: str, rounds: int, clients: int,
-                  images_per_round: int) -> BatchingGain:
-    """Batched and per-request servers side by side at ``clients`` clients."""
+def batching(root: Path, url: str, rounds: int, clients: int, images_per_round: int,
+             lone_images_per_round: int) -> tuple[BatchingGain, LoneRequests]:
+    """Batched and per-request servers side by side (one pair of servers): ``clients``
+    clients, then one client at a time."""
     servers = {"batched": Server("batched"), "per request": Server("per request")}
     with running(root, url, servers, warm_clients=clients) as bases:
-        results = alternate(bases, rounds, lambda base, r: asyncio.run(
+        many = alternate(bases, rounds, lambda base, r: asyncio.run(
             drive(base, clients, images_per_round, salt=7000 + r)))
-    return BatchingGain(clients, rounds, images_per_round,
-                        tuple(r["per_second"] for r in results["batched"]),
-                        tuple(r["per_second"] for r in results["per request"]),
-                        statistics.median(r["p99"] for r in results["batched"]))
+        one = alternate(bases, rounds, lambda base, r: asyncio.run(
+            drive(base, 1, lone_images_per_round, salt=5000 + r)))
+    gain = BatchingGain(clients, rounds, images_per_round,
+                        tuple(r["per_second"] for r in many["batched"]),
+                        tuple(r["per_second"] for r in many["per request"]),
+                        statistics.median(r["p99"] for r in many["batched"]))
+    batched = [r["p50"] for r in one["batched"]]
+    single = [r["p50"] for r in one["per request"]]
+    differences = tuple(b - s for b, s in zip(batched, single, strict=True))
+    lone = LoneRequests(rounds, lone_images_per_round, statistics.median(batched),
+                        statistics.median(single), statistics.median(differences),
+                        differences)
+    return gain, lone
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ from pigen.recsys.conditioning import (  # noqa: E402
     DEFAULT_OWN_WEIGHT,
     TasteProfile,
     TasteProfiles,
+    liked_weights,
     population_profile,
     taste_profiles,
 )
@@ -232,7 +233,7 @@ class Bridge:
 
     def profiles(self, factors: np.ndarray, settings: Settings,
                  own: sp.csr_matrix | None = None) -> TasteProfiles:
-        """``own``: the shoppers' model values (liked items > 0), as the service passes."""
+        """``own``: the shoppers' rows of :attr:`matrix`, weighed as the service does."""
         baseline = self.model.user_factors.mean(axis=0) if settings.centre else None
         return taste_profiles(
             factors,
@@ -241,7 +242,7 @@ class Bridge:
             temperature=settings.temperature,
             top_k=settings.top_k,
             baseline=baseline,
-            own=None if own is None else own.maximum(0),
+            own=None if own is None else liked_weights(self.model, own),
             own_weight=settings.own_weight,
         )
 

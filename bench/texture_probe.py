@@ -12,7 +12,7 @@ the features or the K criterion is measured in seconds, not minutes:
 * ``combined`` — both, as extraction groups them
   (:func:`~pigen.data.catalog.texture_stats.grouping_features`).
 
-    python bench/texture_probe.py DIR [--encoder-weight 1.0]
+    python bench/texture_probe.py DIR [--encoder-weight 0.5]
 """
 
 from __future__ import annotations
@@ -31,11 +31,14 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from foreign_recipe import read_truth  # noqa: E402
 
+from pigen.data.catalog.extract import LEARNED_WEIGHT  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="a byo_catalog.py --keep folder")
-    parser.add_argument("--encoder-weight", type=float, default=1.0)
+    parser.add_argument("--encoder-weight", type=float, default=LEARNED_WEIGHT,
+                        help="the encoder block's weight in 'combined' (default: extraction's)")
     parser.add_argument("--true-k", type=int, default=4)
     args = parser.parse_args()
     import torch

@@ -113,7 +113,7 @@ class ShardContext:
         The same choice as the one-user path (``pigen.service.taste``), for many
         users at once and with ratings cut at the campaign's ``ratings_until``.
         """
-        from pigen.recsys.conditioning import liked_weights, taste_profiles
+        from pigen.recsys.conditioning import taste_profiles
         from pigen.recsys.user_factors import history_row
 
         als = self.als
@@ -124,7 +124,8 @@ class ShardContext:
             rows.append(history_row(als.items, item_ids, values))
             newer.append(bool(times) and max(times) > self.trained_until)
         rated = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, len(als.items)))
-        usable = np.diff(als.weighted(rated).indptr) > 0  # (U,)
+        weighted = als.weighted(rated)  # what the model sees: usable rows, liked items
+        usable = np.diff(weighted.indptr) > 0  # (U,)
         sources = []
         factors = np.zeros((len(users), als.item_factors.shape[1]), dtype=np.float32)
         fold = []
@@ -144,7 +145,7 @@ class ShardContext:
         if len(known):
             batch = taste_profiles(factors[known], als.item_factors, self.attributes,
                                    rated=rated[known], baseline=self.baseline,
-                                   own=liked_weights(als, rated[known]))
+                                   own=weighted[known].maximum(0))
             for k, u in enumerate(known.tolist()):
                 profiles[u] = batch.profile(k)
         return profiles, sources
