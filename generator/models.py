@@ -18,6 +18,8 @@ R resolution (32 or 64). Images are (B, 3, R, R) in [-1, 1].
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -171,6 +173,14 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, std], dim=1)
 
 
+class Scores(NamedTuple):
+    """What the parts discriminator says of a batch."""
+
+    logit: torch.Tensor  # (B,) realness
+    categories: torch.Tensor | None  # (B, n_categories) AC logits, or None
+    patterns: torch.Tensor | None  # (B, n_patterns) AC logits, or None
+
+
 class PartsDiscriminator(nn.Module):
     """Spectral-norm CNN with one projection term per condition part: ``(x, c) -> (B,)``.
 
@@ -204,14 +214,17 @@ class PartsDiscriminator(nn.Module):
         # Auxiliary category classifier (AC-GAN) on the same features, when trained with it.
         self.classifier = (nn.Linear(channels, layout.n_categories)
                            if config.category_loss_weight > 0 else None)
+        # ... and an auxiliary pattern classifier; registered last, so a run resumed from
+        # a checkpoint without it keeps every other parameter's optimiser slot.
+        self.pattern_classifier = (nn.Linear(channels, layout.n_patterns)
+                                   if config.pattern_loss_weight > 0 else None)
         self.classifier_sums = config.classifier_pooling == "sum"
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         return self.score(x, condition)[0]
 
-    def score(self, x: torch.Tensor, condition: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(realness logit (B,), category logits (B, C) or None without a classifier)."""
+    def score(self, x: torch.Tensor, condition: torch.Tensor) -> Scores:
+        """Realness logit (B,) and the auxiliary classifiers' logits, where there are any."""
         h = self.features(x)  # (B, C, 4, 4)
         if self.minibatch_std is not None:
             h = self.minibatch_std(h)
@@ -221,10 +234,10 @@ class PartsDiscriminator(nn.Module):
         category, colour, pattern = self.parts(condition)
         projection = self.category(category) + self.pattern(pattern) + self.colour(colour)
         logit = self.linear(h).squeeze(1) + (projection * h).sum(dim=1)  # (B,)
-        classes = None
-        if self.classifier is not None:
-            classes = self.classifier(h if self.classifier_sums else h / h_area)
-        return logit, classes
+        pooled = h if self.classifier_sums else h / h_area
+        return Scores(logit,
+                      None if self.classifier is None else self.classifier(pooled),
+                      None if self.pattern_classifier is None else self.pattern_classifier(pooled))
 
 
 def build_generator(config: GeneratorConfig, layout: ConditionLayout) -> Generator:

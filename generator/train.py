@@ -46,6 +46,7 @@ from pigen.generator.models import (
     Generator,
     PartsDiscriminator,
     PartsGenerator,
+    Scores,
     build_discriminator,
     build_generator,
 )
@@ -166,11 +167,14 @@ def train_step(state: TrainingState) -> dict[str, float]:
             # 2. discriminator: real images vs generated images of the asked conditions
             with phase("D forward"):
                 both = torch.cat([augment(real), augment(fake.detach())])
-                logits, classes = _score(d, both, torch.cat([conditions, wanted]))
-                loss_d = discriminator_hinge_loss(logits[:n], logits[n:])
-                if classes is not None:  # D learns to name the real shapes only
+                scores = _score(d, both, torch.cat([conditions, wanted]))
+                loss_d = discriminator_hinge_loss(scores.logit[:n], scores.logit[n:])
+                if scores.categories is not None:  # D learns to name the real shapes only
                     loss_d = loss_d + config.category_loss_weight * F.cross_entropy(
-                        classes[:n].float(), batch.labels.to(device))
+                        scores.categories[:n].float(), batch.labels.to(device))
+                if scores.patterns is not None:  # ... and the real images' patterns
+                    loss_d = loss_d + config.pattern_loss_weight * F.cross_entropy(
+                        scores.patterns[:n].float(), _patterns(state.layout, conditions))
             with phase("D backward"):
                 state.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
@@ -179,12 +183,15 @@ def train_step(state: TrainingState) -> dict[str, float]:
         # 3. generator: fool the updated D with the same images
         d.requires_grad_(False)
         with phase("D forward (G step)"):
-            logits, classes = _score(d, augment(fake), wanted)
-            loss_g = generator_hinge_loss(logits)
-            if classes is not None:  # ... and G to make shapes D names as requested
+            scores = _score(d, augment(fake), wanted)
+            loss_g = generator_hinge_loss(scores.logit)
+            if scores.categories is not None:  # ... and G to make shapes D names as requested
                 requested = wanted[:, state.layout.category_slice].argmax(dim=1)
                 loss_g = loss_g + config.category_loss_weight * F.cross_entropy(
-                    classes.float(), requested)
+                    scores.categories.float(), requested)
+            if scores.patterns is not None:  # ... and patterns D names as requested
+                loss_g = loss_g + config.pattern_loss_weight * F.cross_entropy(
+                    scores.patterns.float(), _patterns(state.layout, wanted))
             if parts_g is not None:
                 fidelity = colour_fidelity_loss(
                     alpha, body, wanted, state.layout, state.opaque_target
@@ -203,12 +210,16 @@ def train_step(state: TrainingState) -> dict[str, float]:
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
 
-def _score(d: nn.Module, images: torch.Tensor, conditions: torch.Tensor
-           ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """D's realness logits and, where it has a category classifier, its class logits."""
+def _score(d: nn.Module, images: torch.Tensor, conditions: torch.Tensor) -> Scores:
+    """D's realness logits and, where it has auxiliary classifiers, their logits."""
     if isinstance(d, PartsDiscriminator):
         return d.score(images, conditions)
-    return d(images, conditions), None
+    return Scores(d(images, conditions), None, None)
+
+
+def _patterns(layout: ConditionLayout, conditions: torch.Tensor) -> torch.Tensor:
+    """(B,) pattern index of one-hot conditions."""
+    return conditions[:, layout.pattern_slice].argmax(dim=1)
 
 
 def phase(name: str) -> torch.profiler.record_function:
@@ -304,16 +315,41 @@ def restore(state: TrainingState, checkpoint: dict[str, Any]) -> None:
     if ConditionLayout.from_dict(checkpoint["layout"]) != state.layout:
         raise ValueError("checkpoint was trained on another condition layout")
     state.generator.load_state_dict(checkpoint["generator"])
-    state.discriminator.load_state_dict(checkpoint["discriminator"])
+    _load_discriminator(state, checkpoint["discriminator"], checkpoint["opt_d"])
     state.ema.load_state_dict(checkpoint["ema"])
     state.opt_g.load_state_dict(checkpoint["opt_g"])
-    state.opt_d.load_state_dict(checkpoint["opt_d"])
     state.stream.set_state(json.loads(checkpoint["stream_state"]))
     torch.set_rng_state(checkpoint["torch_rng"])
     if checkpoint["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
     state.step = int(checkpoint["step"])
     state.elapsed_s = float(checkpoint["elapsed_s"])
+
+
+def _load_discriminator(state: TrainingState, weights: dict[str, torch.Tensor],
+                        optimiser: dict[str, Any]) -> None:
+    """D and its optimiser; a pattern classifier the checkpoint lacks starts fresh.
+
+    That is how a run is continued with ``pattern_loss_weight`` switched on. The
+    classifier's parameters are D's last, so every saved Adam slot still belongs to
+    the parameter it was saved for; the new ones get theirs at their first step.
+    """
+    d = state.discriminator
+    head = getattr(d, "pattern_classifier", None)
+    added = head is not None and not any(k.startswith("pattern_classifier.") for k in weights)
+    if not added:
+        d.load_state_dict(weights)
+        state.opt_d.load_state_dict(optimiser)
+        return
+    missing, unexpected = d.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.startswith("pattern_classifier.") for k in missing):
+        raise ValueError(f"checkpoint's discriminator does not match: missing {missing}, "
+                         f"unexpected {unexpected}")
+    n_params = len(list(d.parameters()))
+    saved_group = optimiser["param_groups"][0]
+    optimiser = {**optimiser, "param_groups": [{**saved_group, "params": list(range(n_params))}]}
+    state.opt_d.load_state_dict(optimiser)
+    log.info("the checkpoint has no pattern classifier: it starts fresh")
 
 
 def _architecture(config: GeneratorConfig) -> tuple[object, ...]:

@@ -55,6 +55,12 @@ def test_files_from_before_the_category_classifier_train_without_one() -> None:
     assert GeneratorConfig.from_dict({"steps": 10}).category_loss_weight > 0
 
 
+def test_files_from_before_the_pattern_classifier_train_without_one() -> None:
+    before = {k: v for k, v in GeneratorConfig().to_dict().items() if k != "pattern_loss_weight"}
+    assert GeneratorConfig.from_dict(before).pattern_loss_weight == 0.0
+    assert GeneratorConfig.from_dict({"steps": 10}).pattern_loss_weight == 0.5
+
+
 def test_files_from_before_the_pooling_choice_keep_the_mean_their_classifier_read() -> None:
     before = {k: v for k, v in GeneratorConfig().to_dict().items() if k != "classifier_pooling"}
     assert GeneratorConfig.from_dict(before).classifier_pooling == "mean"

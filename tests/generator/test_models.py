@@ -101,9 +101,10 @@ def test_the_category_classifier_is_there_only_when_trained_with_one(
     with_classifier = build_discriminator(GeneratorConfig.tiny(), layout).eval()
     assert isinstance(with_classifier, PartsDiscriminator)
     with torch.no_grad():
-        logit, classes = with_classifier.score(x, c)
+        logit, classes, patterns = with_classifier.score(x, c)
         assert torch.equal(logit, with_classifier(x, c))  # forward is the realness logit
     assert classes is not None and classes.shape == (5, layout.n_categories)
+    assert patterns is not None and patterns.shape == (5, layout.n_patterns)
     # "sum" reads the pooled features whole, "mean" the same divided by the map's area.
     mean = build_discriminator(GeneratorConfig.tiny(classifier_pooling="mean"), layout).eval()
     mean.load_state_dict(with_classifier.state_dict())
@@ -114,7 +115,14 @@ def test_the_category_classifier_is_there_only_when_trained_with_one(
             (classes - bias) / 16, mean_classes - bias, atol=1e-5)
     without = build_discriminator(GeneratorConfig.tiny(category_loss_weight=0.0), layout)
     assert isinstance(without, PartsDiscriminator) and without.classifier is None
-    assert without.score(x, c)[1] is None
+    assert without.score(x, c).categories is None
+    no_patterns = build_discriminator(GeneratorConfig.tiny(pattern_loss_weight=0.0), layout)
+    assert isinstance(no_patterns, PartsDiscriminator)
+    assert no_patterns.pattern_classifier is None and no_patterns.score(x, c).patterns is None
+    with_patterns = build_discriminator(GeneratorConfig.tiny(), layout)
+    # registered last: a resumed run's saved optimiser slots keep their parameters
+    assert list(with_patterns.state_dict())[-2:] == ["pattern_classifier.weight",
+                                                     "pattern_classifier.bias"]
 
 
 def test_minibatch_std_lets_the_discriminator_see_a_collapsed_batch(

@@ -90,6 +90,29 @@ def test_resume_continues_the_same_run_exactly(tmp_path: Path, fashion_slice,
     assert [r["loss_d"] for r in resumed.metrics] == [r["loss_d"] for r in straight.metrics]
 
 
+def test_a_run_resumed_with_the_pattern_classifier_keeps_everything_else(
+        tmp_path: Path, fashion_slice, layout: ConditionLayout) -> None:
+    """Switching the pattern term on at a resume: the classifier starts fresh, every
+    other weight and Adam slot is the checkpoint's, and both networks then train on
+    the new term (the resumed run differs from one continued without it)."""
+    shapes, labels = fashion_slice
+    before = GeneratorConfig.tiny(steps=2, pattern_loss_weight=0.0)
+    train(before, tmp_path / "a", shapes, labels, layout, progress=False)
+    train(before, tmp_path / "b", shapes, labels, layout, progress=False)
+    plain = train(before.replace(steps=3), tmp_path / "a", shapes, labels, layout,
+                  progress=False, resume=True)
+    with_patterns = train(GeneratorConfig.tiny(steps=3, pattern_loss_weight=1.0), tmp_path / "b",
+                          shapes, labels, layout, progress=False, resume=True)
+    a = load_generator(plain.weights).model.state_dict()
+    b = load_generator(with_patterns.weights).model.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the new term reached G
+    saved = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert "pattern_classifier.weight" in saved["discriminator"]
+    head = len(saved["opt_d"]["param_groups"][0]["params"]) - 1
+    assert saved["opt_d"]["state"][head]["step"] == 1  # one step since it was added
+    assert saved["opt_d"]["state"][0]["step"] == 3
+
+
 def test_resume_refuses_another_architecture(tmp_path: Path, fashion_slice, layout) -> None:
     shapes, labels = fashion_slice
     train(GeneratorConfig.tiny(steps=2), tmp_path, shapes, labels, layout, progress=False)
