@@ -20,21 +20,45 @@ def generator_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def colour_fidelity_loss(alpha: torch.Tensor, body: torch.Tensor, conditions: torch.Tensor,
-                         layout: ConditionLayout, opaque_target: float) -> torch.Tensor:
-    """Two facts about real renders the adversarial loss alone did not enforce.
+                         layout: ConditionLayout, opaque_target: float,
+                         ground_share: float = 0.0) -> torch.Tensor:
+    """Facts about real renders the adversarial loss alone did not enforce.
 
     * On a *solid* condition the body's tint is exactly the asked colour, so the
       opacity-weighted squared error of the body colour is a supervised target.
     * A product's most opaque pixels (the top 1%) are as opaque as real shapes'
       (``opaque_target``, the median over Fashion-MNIST training shapes).
-    Patterned conditions keep their freedom: their tints are two by design.
+    * With ``ground_share`` > 0, on a *patterned* condition that share of the
+      product's pixels is the asked colour: a print's lines and dots are a minority
+      of the body (its ground is the colour), but which pixels they are is free
+      (:func:`ground_colour_error`).
     """
     colour = conditions[:, layout.colour_slice][:, :, None, None]  # (B, 3, 1, 1)
     solid = conditions[:, layout.pattern_slice.start + layout.plain_pattern_index] > 0.5  # (B,)
     error = (alpha * (body - colour).square()).sum(dim=(1, 2, 3)) / (
         alpha.sum(dim=(1, 2, 3)) * 3 + 1e-6)  # (B,)
     colour_term = (error * solid).sum() / solid.sum().clamp(min=1)
+    if ground_share > 0:
+        patterned = ~solid
+        ground = ground_colour_error(alpha, body, colour, ground_share)
+        colour_term = colour_term + (ground * patterned).sum() / patterned.sum().clamp(min=1)
     return colour_term + opacity_loss(alpha, opaque_target)
+
+
+def ground_colour_error(alpha: torch.Tensor, body: torch.Tensor, colour: torch.Tensor,
+                        share: float) -> torch.Tensor:
+    """(B,) mean squared colour error of the ``share`` of product pixels closest to ``colour``.
+
+    Product pixels are those more than half opaque. Only the closest ones count, so
+    the print may take the rest in any tint and place; a body whose every pixel is
+    off (a pale or shifted ground, the error the median Delta-E reads) is pulled back.
+    """
+    error = (body - colour).square().mean(dim=1).flatten(1)  # (B, HW)
+    product = alpha.flatten(1) > 0.5
+    ranked = torch.where(product, error, torch.full_like(error, float("inf"))).sort(dim=1).values
+    keep = (product.sum(dim=1) * share).floor()  # (B,) pixels that must be the colour
+    kept = torch.arange(error.shape[1], device=error.device)[None, :] < keep[:, None]
+    return torch.where(kept, ranked, torch.zeros_like(ranked)).sum(dim=1) / keep.clamp(min=1)
 
 
 def opacity_loss(alpha: torch.Tensor, opaque_target: float) -> torch.Tensor:

@@ -194,7 +194,8 @@ def train_step(state: TrainingState) -> dict[str, float]:
                     scores.patterns.float(), _patterns(state.layout, wanted))
             if parts_g is not None:
                 fidelity = colour_fidelity_loss(
-                    alpha, body, wanted, state.layout, state.opaque_target
+                    alpha, body, wanted, state.layout, state.opaque_target,
+                    config.ground_colour_share,
                 ) if state.colour_supervised else opacity_loss(alpha, state.opaque_target)
                 loss_g = loss_g + config.colour_loss_weight * fidelity
         with phase("G+D backward (G step)"):

@@ -48,6 +48,7 @@ DEFAULTS = json.loads(
     '"noise_modulation": true, "background": [0.85, 0.85, 0.85], "batch_size": 64, '
     '"lr_g": 0.0002, "lr_d": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, '
     '"ema_decay": 0.999, "ema_start": 500, "colour_loss_weight": 10.0, '
+    '"ground_colour_share": 0.0, '
     '"category_loss_weight": 0.5, "classifier_pooling": "sum", "pattern_loss_weight": 0.5, '
     '"augment": true, '
     '"palette_fraction": 0.5, "colour_jitter": 0.08, "steps": 20000, '

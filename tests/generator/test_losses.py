@@ -35,3 +35,21 @@ def test_real_opaque_level_reads_the_brightest_pixels() -> None:
     assert real_opaque_level(shapes) == 1.0
     shapes[:, 10, 15:25] = 200  # now 5 full and the rest at 200
     assert abs(real_opaque_level(shapes) - (5 * 255 + 5 * 200) / 10 / 255) < 1e-9
+
+
+def test_a_patterned_ground_is_held_to_the_asked_colour_where_asked(layout) -> None:
+    """With a ground share, a print on the asked colour costs nothing wherever it is,
+    and a body whose every pixel is off does."""
+    conditions = _conditions(layout, "striped")
+    alpha = torch.ones(2, 1, 8, 8)
+    navy = torch.tensor(PALETTE["navy"]).view(1, 3, 1, 1)
+    printed = navy.expand(2, 3, 8, 8).clone()
+    printed[:, :, ::3] = 1.0  # every third row white: a third of the body is print
+    assert float(colour_fidelity_loss(alpha, printed, conditions, layout, 0.95, 0.5)) == 0.0
+    pale = (printed + 0.2).clamp(max=1.0)  # the ground is off everywhere
+    assert float(colour_fidelity_loss(alpha, pale, conditions, layout, 0.95, 0.5)) > 0.03
+    assert float(colour_fidelity_loss(alpha, pale, conditions, layout, 0.95)) == 0.0  # off
+    # transparent pixels are not product: the same ground on a half-empty canvas is fine
+    half = alpha.clone()
+    half[:, :, :, :4] = 0.0
+    assert float(colour_fidelity_loss(half, printed, conditions, layout, 0.95, 0.5)) == 0.0
