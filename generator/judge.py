@@ -48,17 +48,21 @@ class Judge(nn.Module):
     backdrop: torch.Tensor  # (1, 3, 1, 1) buffer
 
     def __init__(self, n_categories: int, n_patterns: int,
-                 background: RGB = DEFAULT_BACKGROUND) -> None:
+                 background: RGB = DEFAULT_BACKGROUND, deep: bool = True) -> None:
         super().__init__()
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
                     nn.ReLU()]
 
+        # ``deep``: a second 128-channel convolution at 8x8, where a garment's parts
+        # (collar, sleeves, hem) are a few pixels wide; the judge without it stayed at
+        # 91.2% on the Fashion-MNIST test set after 15 epochs (target 92%).
+        self.deep = deep
         self.trunk = nn.Sequential(
             *block(3, 32), nn.MaxPool2d(2),  # 16x16
             *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 8x8
-            *block(64, 128), nn.MaxPool2d(2),  # 4x4
+            *block(64, 128), *(block(128, 128) if deep else []), nn.MaxPool2d(2),  # 4x4
             nn.Flatten(), nn.Dropout(0.3), nn.Linear(128 * 16, FEATURES), nn.ReLU(),
         )
         self.category_head = nn.Linear(FEATURES, n_categories)
@@ -97,35 +101,47 @@ class JudgeOutput:
 
 @torch.inference_mode()
 def judge_images(judge: Judge, images: torch.Tensor, batch_size: int = 500) -> JudgeOutput:
-    """Run the judge over (N, 3, R, R) images in [0, 1]."""
+    """Run the judge over (N, 3, R, R) images in [0, 1].
+
+    Category and pattern are read from the image and its mirror image together
+    (summed probabilities): the judge was trained on mirrored garments, and the two
+    views' errors differ (+0.3 points on the Fashion-MNIST test set). Features, for
+    FID, are the image's own.
+    """
     judge.eval()
     feats, cats, pats = [], [], []
     for start in range(0, len(images), batch_size):
-        f, c, p = judge(images[start:start + batch_size].float())
+        chunk = images[start:start + batch_size].float()
+        f, c, p = judge(chunk)
+        _, c_mirror, p_mirror = judge(chunk.flip(-1))
         feats.append(f.double().numpy())
-        cats.append(c.argmax(1).numpy())
-        pats.append(p.argmax(1).numpy())
+        cats.append((c.softmax(1) + c_mirror.softmax(1)).argmax(1).numpy())
+        pats.append((p.softmax(1) + p_mirror.softmax(1)).argmax(1).numpy())
     return JudgeOutput(np.concatenate(feats), np.concatenate(cats), np.concatenate(pats))
 
 
 def train_judge(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout, epochs: int = 5,
                 batch_size: int = 128, seed: int = 0, progress: bool = True,
-                background: RGB = DEFAULT_BACKGROUND) -> Judge:
+                background: RGB = DEFAULT_BACKGROUND, start: Judge | None = None,
+                max_lr: float = 3e-3) -> Judge:
     """Fit category + pattern heads on freshly rendered training shapes (Adam, one-cycle lr).
 
     Mirrored and shifted (by up to 3 px) renders: a garment is the same garment a
     little to the left, and generated images are not always perfectly centred.
+    ``start``: continue training that judge (more epochs, usually at a lower
+    ``max_lr``) instead of a fresh one.
     """
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    judge = Judge(layout.n_categories, layout.n_patterns, background)
+    judge = start if start is not None else Judge(layout.n_categories, layout.n_patterns,
+                                                  background)
     judge = channels_last(judge)
     stream = RenderStream(shapes, labels, layout, seed=seed + 1, background=background)
     steps_per_epoch = len(shapes) // batch_size
     total = epochs * steps_per_epoch
     optimiser = torch.optim.Adam(judge.parameters(), lr=2e-3)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=total)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=total)
     judge.train()
     with tqdm(total=total, disable=not progress, desc="training judge", unit="step") as bar:
         for _ in range(total):
@@ -173,6 +189,7 @@ def save_judge(judge: Judge, layout: ConditionLayout, path: Path,
     tensors = {k: v.detach().contiguous() for k, v in judge.state_dict().items()}
     metadata = {"format": FORMAT, "layout": json.dumps(layout.to_dict()),
                 "background": json.dumps(list(judge.background)),
+                "deep": json.dumps(judge.deep),
                 "metrics": json.dumps(metrics or {})}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
@@ -192,7 +209,8 @@ def load_judge(path: Path) -> tuple[Judge, ConditionLayout, dict[str, float]]:
         raise ValueError(f"{path} is not a pigen judge file (format {metadata.get('format')!r}, "
                          f"expected {FORMAT!r}); train one with `pigen generator train-judge`")
     layout = ConditionLayout.from_dict(json.loads(metadata["layout"]))
-    judge = Judge(layout.n_categories, layout.n_patterns, tuple(json.loads(metadata["background"])))
+    judge = Judge(layout.n_categories, layout.n_patterns, tuple(json.loads(metadata["background"])),
+                  deep=bool(json.loads(metadata.get("deep", "false"))))  # files before it: shallow
     state = load_file(str(path))
     expected = judge.state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in state):

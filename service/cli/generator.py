@@ -203,6 +203,10 @@ def train_judge_command(
     epochs: Annotated[int, typer.Option(min=1, max=50)] = 15,
     seed: Annotated[int, typer.Option(min=0)] = 0,
     fashion_mnist: FashionOption = None,
+    start: Annotated[Path | None, typer.Option(
+        help="Continue training this judge file instead of a fresh judge.")] = None,
+    max_lr: Annotated[float, typer.Option(min=1e-6, max=1.0,
+                                          help="Peak of the one-cycle learning rate.")] = 3e-3,
 ) -> None:
     """Train the evaluation judge (category + pattern CNN) and report its test accuracy."""
     import time
@@ -210,6 +214,7 @@ def train_judge_command(
     from pigen.data.conditions import ConditionLayout
     from pigen.generator.judge import (
         judge_images,
+        load_judge,
         render_plain_test_set,
         render_test_set,
         save_judge,
@@ -217,9 +222,19 @@ def train_judge_command(
     )
 
     layout = ConditionLayout.builtin()
+    previous: dict[str, Any] = {}
+    start_judge = None
+    if start is not None:
+        try:
+            start_judge, start_layout, previous = load_judge(start)
+        except (FileNotFoundError, ValueError) as error:
+            raise cli.fail(str(error)) from None
+        if start_layout != layout:
+            raise cli.fail(f"{start} judges another condition layout")
     train_set, test_set = _fashion("train", fashion_mnist), _fashion("test", fashion_mnist)
     started = time.perf_counter()
-    judge = train_judge(train_set.images, train_set.labels, layout, epochs=epochs, seed=seed)
+    judge = train_judge(train_set.images, train_set.labels, layout, epochs=epochs, seed=seed,
+                        start=start_judge, max_lr=max_lr)
     seconds = time.perf_counter() - started
     mixed = render_test_set(test_set.images, test_set.labels, layout, seed=seed + 7)
     judged = judge_images(judge, (mixed.images + 1.0) * 0.5)
@@ -234,7 +249,8 @@ def train_judge_command(
                                         4),
         "pattern_accuracy_test": round(float((judged.pattern == mixed.patterns.numpy()).mean()),
                                        4),
-        "training_seconds": round(seconds, 1), "epochs": epochs,
+        "training_seconds": round(seconds + previous.get("training_seconds", 0.0), 1),
+        "epochs": epochs + int(previous.get("epochs", 0)),
     }
     save_judge(judge, layout, out, metrics)
     typer.echo(json.dumps(metrics))

@@ -5,14 +5,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from pigen.data.catalog.palette import COLOUR_NAMES
 from pigen.data.catalog.render import DEFAULT_BACKGROUND
 from pigen.data.conditions import ConditionLayout
 from pigen.generator.config import GeneratorConfig
 from pigen.generator.evaluate import build_reference, class_mean_shapes, evaluate_generator
-from pigen.generator.judge import Judge, load_judge, render_plain_test_set, save_judge
+from pigen.generator.judge import (
+    Judge,
+    judge_images,
+    load_judge,
+    render_plain_test_set,
+    save_judge,
+    train_judge,
+)
 from pigen.generator.models import build_generator
 
 
@@ -49,6 +57,32 @@ def test_judge_files_keep_their_backdrop_and_refuse_other_formats(
     save_file({"x": torch.zeros(1)}, str(old), metadata={"format": "pigen-judge/1"})
     with pytest.raises(ValueError, match="train one with"):
         load_judge(old)
+
+
+def test_judge_files_keep_their_depth_and_older_files_load_shallow(
+        layout: ConditionLayout, tmp_path: Path) -> None:
+    deep = Judge(layout.n_categories, layout.n_patterns)
+    shallow = Judge(layout.n_categories, layout.n_patterns, deep=False)
+    assert len(deep.state_dict()) > len(shallow.state_dict())
+    assert load_judge(save_judge(deep, layout, tmp_path / "deep.safetensors"))[0].deep
+    path = save_judge(shallow, layout, tmp_path / "shallow.safetensors")
+    assert not load_judge(path)[0].deep
+    # a file from before the choice (no "deep" in its metadata) holds a shallow judge
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = {k: v for k, v in (handle.metadata() or {}).items() if k != "deep"}
+    before = tmp_path / "before.safetensors"
+    save_file(load_file(str(path)), str(before), metadata=metadata)
+    assert not load_judge(before)[0].deep
+
+
+def test_the_judge_reads_an_image_and_its_mirror_together(layout: ConditionLayout) -> None:
+    """Predictions come from both views; a mirrored image gets the same answer."""
+    torch.manual_seed(0)
+    judge = Judge(layout.n_categories, layout.n_patterns).eval()
+    images = torch.rand(6, 3, 32, 32)
+    a, b = judge_images(judge, images), judge_images(judge, images.flip(-1))
+    assert (a.category == b.category).all() and (a.pattern == b.pattern).all()
+    assert not np.allclose(a.features, b.features)  # features are the image's own view
 
 
 def test_the_plain_test_set_is_white_solid_on_the_backdrop(fashion_slice, layout) -> None:
@@ -116,3 +150,14 @@ def test_one_judge_scores_products_on_another_backdrop(fashion_slice, layout) ->
         judge.use_backdrop((0.0, 0.0, 0.0))
         on_black = judge((black.images + 1) / 2)[1]
     assert torch.allclose(on_light, on_black, atol=0.05)
+
+
+def test_a_judge_can_be_trained_further_from_where_it_stopped(fashion_slice, layout) -> None:
+    """``start`` continues that judge (its depth and weights), not a fresh one."""
+    shapes, labels = fashion_slice
+    shallow = Judge(layout.n_categories, layout.n_patterns, deep=False)
+    before = {k: v.clone() for k, v in shallow.state_dict().items()}
+    continued = train_judge(shapes[:64], labels[:64], layout, epochs=1, batch_size=32,
+                            progress=False, start=shallow, max_lr=1e-3)
+    assert not continued.deep and continued.state_dict().keys() == before.keys()
+    assert any(not torch.equal(before[k], v) for k, v in continued.state_dict().items())
