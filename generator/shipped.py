@@ -10,6 +10,7 @@ SHIPPED_GENERATOR = WEIGHTS_DIR / "generator.safetensors"
 #: Generators shipped before the current one, oldest first. Registered (inactive)
 #: beside it, so "old vs new generator" stays an experiment away.
 PREVIOUS_GENERATORS: tuple[Path, ...] = (WEIGHTS_DIR / "generator-v1.safetensors",
-                                          WEIGHTS_DIR / "generator-v2.safetensors")
+                                          WEIGHTS_DIR / "generator-v2.safetensors",
+                                          WEIGHTS_DIR / "generator-v3.safetensors")
 #: The judge (category + pattern classifier) used by ``pigen generator evaluate``.
 SHIPPED_JUDGE = WEIGHTS_DIR / "judge.safetensors"

@@ -48,7 +48,7 @@ DEFAULTS = json.loads(
     '"noise_modulation": true, "background": [0.85, 0.85, 0.85], "batch_size": 64, '
     '"lr_g": 0.0002, "lr_d": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, '
     '"ema_decay": 0.999, "ema_start": 500, "colour_loss_weight": 10.0, '
-    '"ground_colour_share": 0.0, '
+    '"ground_colour_share": 0.5, '
     '"category_loss_weight": 0.5, "classifier_pooling": "sum", "pattern_loss_weight": 0.5, '
     '"augment": true, '
     '"palette_fraction": 0.5, "colour_jitter": 0.08, "steps": 20000, '
@@ -57,7 +57,8 @@ DEFAULTS = json.loads(
 # what a file written before architectures had names migrates to
 MIGRATED_OLD = {**DEFAULTS, "architecture": "dcgan", "minibatch_std": False,
                 "background": [0.0, 0.0, 0.0], "category_loss_weight": 0.0,
-                "classifier_pooling": "mean", "pattern_loss_weight": 0.0}
+                "classifier_pooling": "mean", "pattern_loss_weight": 0.0,
+                "ground_colour_share": 0.0}
 
 
 @pytest.fixture
@@ -88,8 +89,9 @@ def test_first_batch_and_stream_are_unchanged(fashion_slice, layout, one_thread)
 
 def test_first_steps_are_unchanged(fashion_slice, layout, one_thread) -> None:
     shapes, labels = fashion_slice
-    # pinned with the pattern classifier off: that path is the code these values came from
-    state = build_training(GeneratorConfig.tiny(pattern_loss_weight=0.0), layout, shapes, labels)
+    # pinned with the pattern classifier and ground share off: the code these values came from
+    state = build_training(GeneratorConfig.tiny(pattern_loss_weight=0.0, ground_colour_share=0.0),
+                           layout, shapes, labels)
     assert state.opaque_target == pytest.approx(OPAQUE_TARGET, abs=0)
     losses = [train_step(state) for _ in range(3)]
     for got, (loss_d, loss_g) in zip(losses, LOSSES_FIRST_3, strict=True):
@@ -108,7 +110,7 @@ def test_first_steps_are_unchanged(fashion_slice, layout, one_thread) -> None:
 def test_a_killed_and_resumed_run_writes_the_old_rows(tmp_path: Path, fashion_slice, layout,
                                                        one_thread) -> None:
     shapes, labels = fashion_slice
-    config = GeneratorConfig.tiny(num_threads=1, pattern_loss_weight=0.0)
+    config = GeneratorConfig.tiny(num_threads=1, pattern_loss_weight=0.0, ground_colour_share=0.0)
     train(config, tmp_path, shapes, labels, layout, progress=False, stop_after=2)
     result = train(config, tmp_path, shapes, labels, layout, progress=False, resume=True)
     rows = [(r["step"], r["loss_d"], r["loss_g"]) for r in result.metrics]

@@ -59,6 +59,8 @@ def test_files_from_before_the_pattern_classifier_train_without_one() -> None:
     before = {k: v for k, v in GeneratorConfig().to_dict().items() if k != "pattern_loss_weight"}
     assert GeneratorConfig.from_dict(before).pattern_loss_weight == 0.0
     assert GeneratorConfig.from_dict({"steps": 10}).pattern_loss_weight == 0.5
+    before = {k: v for k, v in GeneratorConfig().to_dict().items() if k != "ground_colour_share"}
+    assert GeneratorConfig.from_dict(before).ground_colour_share == 0.0
 
 
 def test_files_from_before_the_pooling_choice_keep_the_mean_their_classifier_read() -> None:
