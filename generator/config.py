@@ -99,7 +99,8 @@ class GeneratorConfig(TypedConfig):
     # names the pattern. The projection term alone left fine stripes and checks
     # ambiguous: the 44k-step run's striped samples were read as solid 12% of the
     # time (pattern accuracy 0.93x real); 1,500 more steps with this term took it to
-    # 0.97x and FID / class-mean from 0.097 to 0.079 (README, "Ablation"). 0 = no
+    # 0.97x and FID / class-mean from 0.097 to 0.079, both read by the judge of the
+    # day (README, "Ablation from the 52,000-step state"). 0 = no
     # pattern classifier. A run resumed with a weight > 0 from a checkpoint without
     # one starts the classifier fresh.
     pattern_loss_weight: float = Field(default=0.5, ge=0)

@@ -134,6 +134,8 @@ def train_judge(shapes: np.ndarray, labels: np.ndarray, layout: ConditionLayout,
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
+    if start is not None:  # keep rendering on the backdrop it learned
+        background = (start.background[0], start.background[1], start.background[2])
     judge = start if start is not None else Judge(layout.n_categories, layout.n_patterns,
                                                   background)
     judge = channels_last(judge)

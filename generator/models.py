@@ -221,7 +221,7 @@ class PartsDiscriminator(nn.Module):
         self.classifier_sums = config.classifier_pooling == "sum"
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        return self.score(x, condition)[0]
+        return self.score(x, condition).logit
 
     def score(self, x: torch.Tensor, condition: torch.Tensor) -> Scores:
         """Realness logit (B,) and the auxiliary classifiers' logits, where there are any."""
