@@ -29,6 +29,11 @@ accuracy >= 0.9x real; generated texture accuracy >= 0.85x real.
 
     python bench/byo_catalog.py [--items 400] [--seed 0] [--train-steps 200]
                                 [--json out.json] [--keep DIR]
+    python bench/byo_catalog.py --reuse DIR --weights DIR/run/generator.safetensors
+
+The second form scores a generator trained apart (``pigen generator train
+--catalog`` on the kept store, checkpointed and resumable: a long run) on the
+kept catalog, without rebuilding or re-extracting it.
 """
 
 from __future__ import annotations
@@ -55,9 +60,11 @@ from foreign_recipe import (  # noqa: E402
     CATEGORIES,
     FOREIGN_PALETTE,
     TEXTURES,
+    ForeignCatalog,
     ForeignItem,
     build_foreign_catalog,
     draw_items,
+    read_truth,
     render_set,
 )
 
@@ -244,8 +251,8 @@ def generated_accuracy(args: argparse.Namespace, folder: Path, url: str, images_
     from pigen.generator.sampling import sample
 
     progress = not args.no_progress
-    weights = train_generator(url, folder, folder / "run", args.train_steps, args.threads,
-                              args.train_set)
+    weights = args.weights or train_generator(url, folder, folder / "run", args.train_steps,
+                                              args.threads, args.train_set)
     loaded = load_generator(weights)
     layout = loaded.layout
 
@@ -292,7 +299,8 @@ def generated_accuracy(args: argparse.Namespace, folder: Path, url: str, images_
     generated_category, generated_texture = scores(generated_x, usable)
     save_grid(generated_x, folder / "generated.png")
     return {
-        "train_steps": args.train_steps, "weights": str(weights),
+        "train_steps": loaded.metrics.get("steps", args.train_steps) if args.weights
+        else args.train_steps, "weights": str(weights),
         "layout": {"categories": list(layout.categories), "patterns": list(layout.patterns)},
         "instrument_photos": len(kept), "judged_items": len(usable),
         "category_accuracy_real": real_category,
@@ -393,17 +401,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--judge-epochs", type=int, default=8)
     parser.add_argument("--keep", type=Path, help="write the catalog and store here "
                                                   "(default: a temporary folder)")
+    parser.add_argument("--reuse", type=Path, metavar="DIR",
+                        help="a kept folder (--keep) whose catalog and extraction to score "
+                             "again, without rebuilding or re-extracting")
+    parser.add_argument("--weights", type=Path, metavar="FILE",
+                        help="score these catalog generator weights (trained on the --reuse "
+                             "folder's store, e.g. by `pigen generator train --catalog`) "
+                             "instead of training")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     if args.items < 8:
         parser.error("--items must be at least 8")
+    if args.reuse and not (args.reuse / "catalog" / "truth.csv").is_file():
+        parser.error(f"--reuse {args.reuse}: no catalog/truth.csv there (not a --keep folder)")
+    if args.weights and not args.weights.is_file():
+        parser.error(f"--weights {args.weights}: no such file")
+    if args.weights and not args.reuse:
+        parser.error("--weights needs --reuse: the weights must come from that folder's store")
     import torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="pigen-byo-") as scratch:
-        folder = args.keep or Path(scratch)
+        folder = args.reuse or args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         results = run(args, folder.resolve())
     print_report(results)
@@ -422,26 +443,35 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
     progress = not args.no_progress
     stages = Stages()
-    if args.train_steps and not training_available():
+    if args.train_steps and not args.weights and not training_available():
         raise SystemExit(TRAINING_UNAVAILABLE)
     test = load_fashion_mnist("test")
-    catalog = stages.run("photos", lambda: build_foreign_catalog(
-        folder / "catalog", test.images, test.labels, args.items, args.seed, progress))
-    engine, url = open_store(folder)
-    report = stages.run("ingest", lambda: ingest_catalog(
-        engine, catalog.catalog_csv, CatalogOptions(images_dir=catalog.images_dir)))
-    print(f"  ingested {report.inserted} items", flush=True)
-    encoder = TextureEncoderConfig(num_threads=args.threads, seed=args.seed,
-                                   **({"steps": args.encoder_steps} if args.encoder_steps else {}))
-    stages.run("extract", lambda: extract_catalog_attributes(
-        engine, cache_dir=folder / "extraction", palette=FOREIGN_PALETTE, k=args.k,
-        encoder_config=encoder, progress=progress))
+    if args.reuse:  # the kept folder's photos, store and extraction, as they are
+        truth = read_truth(folder / "catalog" / "truth.csv")
+        catalog = ForeignCatalog(folder / "catalog" / "catalog.csv",
+                                 folder / "catalog" / "truth.csv",
+                                 folder / "catalog" / "images", tuple(truth))
+        engine, url = open_store(folder)
+        args.items = len(truth)
+    else:
+        catalog = stages.run("photos", lambda: build_foreign_catalog(
+            folder / "catalog", test.images, test.labels, args.items, args.seed, progress))
+        engine, url = open_store(folder)
+        report = stages.run("ingest", lambda: ingest_catalog(
+            engine, catalog.catalog_csv, CatalogOptions(images_dir=catalog.images_dir)))
+        print(f"  ingested {report.inserted} items", flush=True)
+        encoder = TextureEncoderConfig(
+            num_threads=args.threads, seed=args.seed,
+            **({"steps": args.encoder_steps} if args.encoder_steps else {}))
+        stages.run("extract", lambda: extract_catalog_attributes(
+            engine, cache_dir=folder / "extraction", palette=FOREIGN_PALETTE, k=args.k,
+            encoder_config=encoder, progress=progress))
     extracted = read_extracted(engine)
     results: dict[str, Any] = {
         "items": args.items, "seed": args.seed, "k": args.k,
         "extraction": score_extraction(catalog.items, extracted),
     }
-    if args.train_steps:
+    if args.train_steps or args.weights:
         results["training"] = stages.run("train", lambda: generated_accuracy(
             args, folder, url, catalog.images_dir, catalog.items, extracted, test.images,
             test.labels))

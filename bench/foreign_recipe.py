@@ -118,10 +118,15 @@ def line_tone(dye: np.ndarray) -> np.ndarray:
     return 0.45 * dye + 0.55 * target
 
 
-def texture_weight(texture: str, side: int, rng: np.random.Generator) -> np.ndarray:
+def texture_weight(texture: str, side: int, rng: np.random.Generator,
+                   product: np.ndarray | None = None) -> np.ndarray:
     """(side, side) float in [0, 1]: how far each product pixel turns to the line tone.
 
-    Draws only what the texture needs from ``rng`` (nothing for ``"solid"``).
+    ``product`` ((side, side) bool, default: the whole square) is where the product
+    is: an ombre runs across the product itself, not across its bounding square,
+    or on a narrow product (trousers, a sandal) it would fade outside it and the
+    photo would show a plain product labelled ``gradient``. Draws only what the
+    texture needs from ``rng`` (nothing for ``"solid"``).
     """
     if texture == "solid":
         return np.zeros((side, side))
@@ -131,7 +136,8 @@ def texture_weight(texture: str, side: int, rng: np.random.Generator) -> np.ndar
     if texture == "gradient":
         angle = rng.uniform(0, 2 * np.pi)
         along = x * np.cos(angle) + y * np.sin(angle)
-        t = (along - along.min()) / max(along.max() - along.min(), 1e-9)  # 0..1 across
+        span = along[product] if product is not None and product.any() else along
+        t = (along - span.min()) / max(span.max() - span.min(), 1e-9)  # 0..1 across
         start = rng.uniform(0.5, 0.65)  # the first 50-65% of the way stays the plain dye
         return np.clip((t - start) / (1 - start), 0, 1) * rng.uniform(0.8, 1.0)
     period = max(MIN_PERIOD, round(side * rng.uniform(*PERIOD_SHARE)))
@@ -189,7 +195,7 @@ def render_photo(shape: np.ndarray, dye: RGB, texture: str, backdrop: RGB,
     alpha = np.clip((intensity - 0.08) / 0.35, 0, 1)[..., None]  # (side, side, 1)
     shade = 1.0 - SHADING * (1.0 - np.clip(intensity, 0, 1))[..., None]
     body = np.asarray(dye, dtype=np.float64)
-    weight = texture_weight(texture, side, rng)[..., None]  # (side, side, 1)
+    weight = texture_weight(texture, side, rng, product=alpha[..., 0] > 0.5)[..., None]
     colour = (body + weight * (line_tone(body) - body)) * shade  # (side, side, 3)
     region = canvas[top:top + side, left:left + side]
     canvas[top:top + side, left:left + side] = (1 - alpha) * region + alpha * colour

@@ -123,6 +123,19 @@ def test_body_colour_keeps_the_majority(texture: str) -> None:
             assert weight.max() >= 0.8  # and the texture does show
 
 
+def test_gradient_runs_across_the_product_not_its_square() -> None:
+    """A narrow product (a trouser leg) still shows its ombre: the ramp spans the
+    product's own pixels, so a photo labelled gradient is one."""
+    side = 100
+    product = np.zeros((side, side), dtype=bool)
+    product[:, 40:60] = True  # a 20 px wide band in a 100 px square
+    for seed in range(20):
+        weight = recipe.texture_weight("gradient", side, np.random.default_rng(seed), product)
+        inside = weight[product]
+        assert inside.max() >= 0.8, seed  # the ombre shows on the product
+        assert 0.5 <= np.mean(inside < 0.2) <= 0.85, seed  # and the dye keeps the majority
+
+
 def test_same_seed_same_photos(fashion_test: FashionMNIST, tmp_path: Path) -> None:
     a = recipe.build_foreign_catalog(tmp_path / "a", fashion_test.images, fashion_test.labels,
                                      6, seed=5, progress=False)
@@ -185,3 +198,18 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert 0 <= training[name] <= 1, name
     assert (tmp_path / "run" / "catalog" / "truth.csv").is_file()
     assert (tmp_path / "run" / "generated.png").is_file()
+    # --reuse scores the kept catalog again with given weights: nothing rebuilt or retrained
+    weights = tmp_path / "run" / "run" / "generator.safetensors"
+    again = tmp_path / "again.json"
+    result = subprocess.run(
+        [sys.executable, "byo_catalog.py", "--reuse", str(tmp_path / "run"), "--weights",
+         str(weights), "--judge-items", "128", "--judge-epochs", "1", "--no-progress",
+         "--json", str(again)], cwd=BENCH, capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rescored = json.loads(again.read_text())
+    assert rescored["extraction"] == extraction  # the same store, read again
+    assert rescored["training"]["weights"] == str(weights)
+    assert "photos" not in rescored["seconds"] and "train" in rescored["seconds"]
+    refused = subprocess.run([sys.executable, "byo_catalog.py", "--weights", str(weights)],
+                             cwd=BENCH, capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "--weights needs --reuse" in refused.stderr
