@@ -56,7 +56,7 @@ def test_columns_tell_solid_periodic_and_ramp_apart() -> None:
     config = TextureStatsConfig()
     rings = len(config.radial_edges) - 1
     total, periodic = rings, rings + 1
-    smooth_share = config.dim - 1
+    smooth_share, hinge_share = config.dim - 2, config.dim - 1
     found = features_of(["solid", "stripes", "diagonal", "ramp"])
     assert all(v.shape == (config.dim,) for v in found.values())
     # a solid has far less power than any print
@@ -67,9 +67,12 @@ def test_columns_tell_solid_periodic_and_ramp_apart() -> None:
     # a quadratic surface explains a ramp, not stripes
     assert found["ramp"][smooth_share] > 0.8
     assert found["stripes"][smooth_share] < 0.1
+    # ... and so does a straight hinge, which stripes do not fit
+    assert found["ramp"][hinge_share] > 0.8
+    assert found["stripes"][hinge_share] < 0.2
     # the ramp's power is in the coarsest band, the stripes' is not
     assert found["ramp"][0] > found["stripes"][0] + 1
-    assert len(SMOOTH_COLUMNS) == 2
+    assert len(SMOOTH_COLUMNS) == 3
 
 
 def test_orientation_shares_fold_quarter_turns_and_see_diagonals() -> None:
@@ -156,3 +159,22 @@ def test_grouping_features_weigh_the_encoder_against_each_statistics_block() -> 
     np.testing.assert_allclose(combined[:, 64:].var(axis=0).sum(), 3.0)
     with pytest.raises(ValueError, match="statistics"):
         stat_blocks(stats[:, :-1], config)
+
+
+def test_a_pale_see_through_area_is_backdrop_not_texture() -> None:
+    """A plain product's thin or see-through part mixes with the backdrop. Where a
+    pixel is more backdrop than product it is dropped, so the product reads plain,
+    not as an ombre fading towards the backdrop."""
+    config = TextureStatsConfig()
+    y, x = np.mgrid[0:SIDE, 0:SIDE]
+    pale_area = ((x - 32) ** 2 / 120 + (y - 36) ** 2 / 60) < 1  # an oval in the product
+    plain, mask = product(np.zeros((SIDE, SIDE)))
+    pale = plain.copy()
+    pale[pale_area] = 0.3 * DYE + 0.7 * BACKDROP
+    kept = print_pixels(pale[None], mask[None], config.backdrop_share, config.hole_radius)[0]
+    assert not kept[pale_area].any()
+    assert kept[mask & ~pale_area].all()
+    total = len(config.radial_edges) - 1
+    found = spectrum_features(np.stack([plain, pale]).astype(np.float32),
+                              np.stack([mask, mask]), config)
+    assert abs(found[1][total] - found[0][total]) < 1.0  # as little texture as the plain one
