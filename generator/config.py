@@ -107,6 +107,11 @@ class GeneratorConfig(TypedConfig):
     # DiffAugment on real and fake images for D: translation only. Never colour (it
     # is part of the condition) and no cutout (data is unlimited; cutout paints grey).
     augment: bool = True
+    # Blur what D sees, real and fake alike, by a Gaussian of this sigma (px) at
+    # step 0, fading linearly to none at ``d_blur_steps``: D first judges outline
+    # and colour, then print detail (StyleGAN3's blur_init_sigma). 0 = never.
+    d_blur_sigma: float = Field(default=0.0, ge=0, le=16)
+    d_blur_steps: int = Field(default=0, ge=0)
     # Fraction of training colours drawn from the palette (plus jitter); the rest
     # are uniform RGB, so any #rrggbb a merchandiser asks for has been seen.
     palette_fraction: Unit = 0.5

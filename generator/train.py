@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pigen.data.conditions import ConditionLayout, one_hot_batch
-from pigen.generator.augment import rand_translation
+from pigen.generator.augment import blur_sigma, gaussian_blur, rand_translation
 from pigen.generator.checkpoint import load_checkpoint, save_checkpoint, save_generator
 from pigen.generator.config import GeneratorConfig
 from pigen.generator.device import channels_last, configure_cpu_threads, resolve_device
@@ -141,7 +141,12 @@ def train_step(state: TrainingState) -> dict[str, float]:
     config, device = state.config, state.device
     g, d = state.generator, state.discriminator
     g.train()
-    augment = _augment if config.augment else _identity
+    translate = _augment if config.augment else _identity
+    sigma = blur_sigma(state.step, config.d_blur_sigma, config.d_blur_steps)
+
+    def augment(x: torch.Tensor) -> torch.Tensor:  # what D sees: shifted, then blurred
+        return gaussian_blur(translate(x), sigma)
+
     # The colour terms read the generator's layers (opacity, body), which "parts" has.
     parts_g = g if config.colour_loss_weight > 0 and isinstance(g, PartsGenerator) else None
     n = config.batch_size

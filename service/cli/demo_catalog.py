@@ -95,6 +95,7 @@ def _train(engine: Engine, settings: Settings, steps: int | None) -> None:
     from pigen.generator.config import GeneratorConfig
     from pigen.generator.device import resolve_device
     from pigen.service.cli.catalog import prepared_dir
+    from pigen.service.cli.generator import CATALOG_DEFAULTS
     from pigen.service.generator_serving import ensure_generator_version
 
     device = resolve_device(settings.device)
@@ -103,7 +104,9 @@ def _train(engine: Engine, settings: Settings, steps: int | None) -> None:
         typer.echo(f"generator: training {total} steps on the CPU (a CUDA GPU is far "
                    "faster: pass --steps 5000 or more there); images stay rough at this "
                    "length")
-    config = GeneratorConfig(resolution=64, steps=total,
+    # The catalog defaults; on a short run the D blur fades over its first two thirds.
+    blur_steps = min(int(CATALOG_DEFAULTS["d_blur_steps"]), 2 * total // 3)
+    config = GeneratorConfig(**{**CATALOG_DEFAULTS, "d_blur_steps": blur_steps}, steps=total,
                              device="cuda" if device.type == "cuda" else "cpu",
                              checkpoint_every=max(1, min(250, total // 4)),
                              eval_every=max(1, total // 4), eval_images=500)

@@ -50,7 +50,7 @@ DEFAULTS = json.loads(
     '"ema_decay": 0.999, "ema_start": 500, "colour_loss_weight": 10.0, '
     '"ground_colour_share": 0.5, '
     '"category_loss_weight": 0.5, "classifier_pooling": "sum", "pattern_loss_weight": 0.5, '
-    '"augment": true, '
+    '"augment": true, "d_blur_sigma": 0.0, "d_blur_steps": 0, '
     '"palette_fraction": 0.5, "colour_jitter": 0.08, "steps": 20000, '
     '"checkpoint_every": 500, "eval_every": 1000, "eval_images": 2000, "seed": 0, '
     '"device": "auto", "mixed_precision": true, "num_threads": 0}')

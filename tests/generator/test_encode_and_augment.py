@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pigen.generator.augment import rand_translation
+from pigen.generator.augment import blur_sigma, gaussian_blur, rand_translation
 from pigen.generator.encode import png_bytes, webp_bytes
 
 
@@ -38,3 +38,26 @@ def test_translation_moves_pixels_and_fills_with_the_backdrop() -> None:
     assert (shifted[:, 0] == dark).sum(dim=(1, 2)).eq(16 * 16).all()  # the square survives
     moved = [not torch.equal(shifted[k], x[k]) for k in range(16)]
     assert any(moved)
+
+
+def test_blur_spreads_a_point_keeps_the_mean_and_passes_gradients() -> None:
+    x = torch.zeros(2, 3, 32, 32, requires_grad=True)
+    point = torch.zeros(2, 3, 32, 32)
+    point[:, :, 16, 16] = 1.0
+    blurred = gaussian_blur(x + point, 2.0)
+    assert float(blurred[0, 0, 16, 16]) < 0.1  # spread out ...
+    assert float(blurred[0, 0].sum()) == pytest.approx(1.0, abs=1e-5)  # ... none lost
+    assert float(blurred[0, 0, 16, 18]) > float(blurred[0, 0, 16, 22]) > 0
+    blurred.sum().backward()  # G learns through what D sees
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert torch.equal(gaussian_blur(point, 0.0), point)
+    flat = torch.full((1, 3, 8, 8), 0.4)
+    assert torch.allclose(gaussian_blur(flat, 5.0), flat)  # a plain image stays plain
+
+
+def test_blur_fades_linearly_to_none() -> None:
+    assert blur_sigma(0, 3.0, 1000) == 3.0
+    assert blur_sigma(500, 3.0, 1000) == pytest.approx(1.5)
+    assert blur_sigma(1000, 3.0, 1000) == 0.0
+    assert blur_sigma(5, 0.0, 1000) == 0.0 and blur_sigma(5, 3.0, 0) == 0.0
+

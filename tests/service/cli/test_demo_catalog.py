@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,11 @@ def test_a_photo_folder_becomes_a_served_catalog(cli_settings: Path) -> None:
     prepare_catalog_demo(engine, cli.load_settings(), folder, steps=2)
     active = active_model_version(engine, "generator")
     assert active is not None and active.config["layout"]["categories"] == list(CATEGORIES)
+    # the catalog defaults, with the D blur fading within the (short) run
+    runs = cli.load_settings().storage_dir / "generator" / "runs"
+    trained = json.loads((runs / "catalog-2" / "config.json").read_text())
+    assert trained["resolution"] == 64 and trained["d_blur_sigma"] > 0
+    assert trained["d_blur_steps"] <= 2
     # run again: nothing is prepared or trained twice, the same version stays active
     prepare_catalog_demo(engine, cli.load_settings(), folder, steps=2)
     again = active_model_version(engine, "generator")
