@@ -68,8 +68,8 @@ def _fashion(split: str, folder: Path | None):  # type: ignore[no-untyped-def]
 #: What a catalog run changes from GeneratorConfig's defaults (a file or --set wins):
 #: photos keep more detail at 64 px than Fashion-MNIST's 28 px shapes do. At 64 px a
 #: fresh D judged print lines first and G never found the outline (catalog FID 1.06
-#: at 600 steps on the 2,000-item foreign catalog, 1.28 at 1,000); a D that sees
-#: blurred images at first, sharp from step 2,000 on, read 0.55 at 600 (README).
+#: at 600 steps on the 2,000-item foreign catalog, 1.28 at 1,000); a D that saw
+#: blurred images at first (3 px, fading) read 0.55 at 600 (README). Sharp from 2,000.
 CATALOG_DEFAULTS: dict[str, Any] = {"resolution": 64, "d_blur_sigma": 3.0,
                                     "d_blur_steps": 2000}
 
