@@ -5,6 +5,10 @@ and a D that sees recoloured reals would teach G to ignore it. Cutout is not
 used either: training data is unlimited (every batch is freshly rendered), and
 cutout paints a grey square no product photo has. Real and generated batches go
 through the same policy.
+
+Besides augmentation, what D sees can be blurred early in a run
+(:func:`gaussian_blur`, with :func:`blur_sigma` fading it out), so a fresh D judges
+outlines before print detail.
 """
 
 from __future__ import annotations
