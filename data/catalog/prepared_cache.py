@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,10 @@ def _write(path: Path, entries: dict[str, tuple[str, np.ndarray, np.ndarray]],
               else np.zeros((0, r, r, 3), np.float32))
     masks = np.stack([entries[i][2] for i in ids]) if ids else np.zeros((0, r, r), bool)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    # A name of this process's own: two runs preparing the same catalog at once (two
+    # trainings side by side) each write whole and the last replace wins, never a
+    # half-written file nor one run's temporary file moved away under the other.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
     np.savez(tmp, format=np.array(CACHE_FORMAT), item_ids=np.array(ids, dtype=str),
              keys=np.array([entries[i][0] for i in ids], dtype=str), images=images,
              masks=masks)

@@ -38,3 +38,21 @@ def test_a_photo_is_prepared_once_until_its_file_changes(tmp_path: Path) -> None
     assert prepare_cached(ids, paths, 32, cache, progress=False).prepared_now == 1
     # Another resolution is another cache.
     assert prepare_cached(ids, paths, 48, cache, progress=False).prepared_now == 4
+
+
+
+def test_two_runs_writing_the_same_cache_at_once_both_finish(tmp_path: Path) -> None:
+    # Two trainings started side by side once raced on one temporary file name: one
+    # moved the file away and the other's replace failed.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pigen.data.catalog.prepared_cache import _read, _write
+
+    r = 64
+    entries = {str(i): (f"key{i}", np.full((r, r, 3), i / 400, np.float32),
+                        np.ones((r, r), bool)) for i in range(400)}
+    path = tmp_path / "cache" / "images-64.npz"
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: _write(path, entries, r), range(16)))
+    assert sorted(_read(path, r)) == sorted(entries)
+    assert [p.name for p in path.parent.iterdir()] == ["images-64.npz"]
