@@ -59,6 +59,10 @@ class GeneratorConfig(TypedConfig):
     # Studio backdrop the generator composites onto, RGB in [0, 1]; it must match the
     # training images' backdrop. ("dcgan" drew on black.)
     background: tuple[Unit, Unit, Unit] = DEFAULT_BACKGROUND
+    # ("parts" only) learned full-resolution planes per pattern that the last
+    # convolution reads (``TexturePlanes``): a print painted directly instead of grown
+    # from the 4x4 base. 0 = none (the built-in generator); the catalog default uses 8.
+    texture_planes: int = Field(default=0, ge=0, le=64)
     # -- training ----------------------------------------------------------------------
     batch_size: Positive = 64
     # Adam, SNGAN's setting C (lr 2e-4, betas 0.5/0.999, one D step per G step):

@@ -100,11 +100,51 @@ class UpBlock(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
+class TexturePlanes(nn.Module):
+    """Per pattern, ``channels`` learned full-resolution planes: a stationary print drawn once.
+
+    A fine weave (a 6 px herringbone at 64 px) is hard to grow from a 4x4 base
+    through four upsamplings in a few thousand CPU steps, while a print is the same
+    field wherever it shows. So each pattern owns a bank of planes that gradient
+    descent paints directly; the pattern distribution mixes the banks (a mixture for
+    a mixed condition), each sample wraps them by its own shift (drawn from z, so
+    the phase differs item to item and the bank must tile), and the colour sets
+    each plane's gain: a print is dark ink on a light body and pale on a dark one.
+    The network's last convolution reads them beside its own features, and the
+    opacity keeps them on the product.
+    """
+
+    def __init__(self, n_patterns: int, channels: int, resolution: int) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.planes = nn.Parameter(
+            0.5 * torch.randn(n_patterns, channels, resolution, resolution, generator=generator))
+        self.gain = nn.Linear(3, channels)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.ones_(self.gain.bias)
+
+    def forward(self, pattern: torch.Tensor, colour: torch.Tensor,
+                z: torch.Tensor) -> torch.Tensor:
+        """(B, channels, R, R) from pattern (B, P), colour (B, 3) and noise (B, Z)."""
+        mixed = torch.einsum("bp,pkhw->bkhw", pattern, self.planes)  # (B, K, R, R)
+        b, k, side, _ = mixed.shape
+        # z's first two entries pick the wrap (a whole pixel each way): deterministic per seed.
+        offsets = (torch.floor(z[:, :2] * 997.0).remainder(side)).long()  # (B, 2)
+        steps = torch.arange(side, device=z.device)
+        rows = (steps[None, :] + offsets[:, :1]).remainder(side)  # (B, R)
+        cols = (steps[None, :] + offsets[:, 1:]).remainder(side)  # (B, R)
+        mixed = mixed.gather(2, rows[:, None, :, None].expand(b, k, side, side))
+        mixed = mixed.gather(3, cols[:, None, None, :].expand(b, k, side, side))
+        return mixed * self.gain(colour)[:, :, None, None]
+
+
 class PartsGenerator(Generator):
     """Architecture ``"parts"``: (z, condition) -> image composited on the background.
 
     z -> linear -> (g_channels, 4, 4) -> [CBN, ReLU, up x2, conv3x3] per doubling
     (channels halve each time) -> BN, ReLU -> conv3x3 -> alpha (1) + delta (3).
+    With ``texture_planes`` > 0 the last convolution also reads
+    :class:`TexturePlanes`.
     """
 
     background: torch.Tensor  # (1, 3, 1, 1) buffer: the backdrop, RGB in [0, 1]
@@ -118,7 +158,10 @@ class PartsGenerator(Generator):
         noise = config.z_dim if config.noise_modulation else 0
         self.blocks = nn.ModuleList(UpBlock(a, b, layout, noise) for a, b in pairs)
         self.out_norm = nn.BatchNorm2d(widths[-1])
-        self.out_conv = nn.Conv2d(widths[-1], 4, 3, padding=1)
+        planes = config.texture_planes
+        self.textures = (TexturePlanes(layout.n_patterns, planes, config.resolution)
+                         if planes else None)
+        self.out_conv = nn.Conv2d(widths[-1] + planes, 4, 3, padding=1)
         # Start with delta = 0 (the body is exactly the asked colour) and alpha = 0.5.
         for parameter in self.out_conv.parameters():
             nn.init.zeros_(parameter)
@@ -136,7 +179,10 @@ class PartsGenerator(Generator):
         x = self.base(z).view(z.shape[0], self.config.g_channels, 4, 4)  # (B, C, 4, 4)
         for block in self.blocks:
             x = block(x, parts, z)  # side x2, channels /2
-        out = self.out_conv(torch.relu(self.out_norm(x)))  # (B, 4, R, R)
+        features = torch.relu(self.out_norm(x))  # (B, C, R, R)
+        if self.textures is not None:
+            features = torch.cat([features, self.textures(pattern, colour, z)], dim=1)
+        out = self.out_conv(features)  # (B, 4, R, R)
         alpha = torch.sigmoid(out[:, :1])  # (B, 1, R, R) opacity
         body = (colour[:, :, None, None] + out[:, 1:]).clamp(0.0, 1.0)  # (B, 3, R, R)
         return alpha, body

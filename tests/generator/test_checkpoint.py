@@ -28,6 +28,22 @@ def test_save_load_gives_identical_samples(tmp_path: Path, tiny_generator: Gener
     assert not loaded.model.training
 
 
+def test_a_generator_with_texture_planes_saves_and_loads(tmp_path: Path,
+                                                          layout: ConditionLayout) -> None:
+    from pigen.generator.config import GeneratorConfig
+    from pigen.generator.models import build_generator
+
+    model = build_generator(GeneratorConfig.tiny(texture_planes=3), layout).eval()
+    with torch.no_grad():  # weights a trained model would have: the planes reach the image
+        model.out_conv.weight.normal_(0, 0.2)
+    path = save_generator(model, layout, tmp_path / "g.safetensors", {})
+    loaded = load_generator(path)
+    assert loaded.config.texture_planes == 3
+    conditions = random_conditions(layout, 4, np.random.default_rng(2))
+    assert torch.allclose(sample(loaded.model, conditions, range(4)),
+                          sample(model, conditions, range(4)), atol=1e-5)
+
+
 def test_bytes_already_read_load_the_same_model_whatever_the_file_now_holds(
         tmp_path: Path, tiny_generator: Generator, layout: ConditionLayout) -> None:
     path = save_generator(tiny_generator, layout, tmp_path / "g.safetensors", {"fid": 1.5})

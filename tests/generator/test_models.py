@@ -9,6 +9,7 @@ from pigen.generator.models import (
     Generator,
     PartsDiscriminator,
     PartsGenerator,
+    TexturePlanes,
     build_discriminator,
     build_generator,
     count_parameters,
@@ -75,6 +76,41 @@ def test_output_is_composited_on_the_configured_background(layout: ConditionLayo
                           atol=1e-5)
     navy = torch.tensor(PALETTE["navy"]).view(1, 3, 1, 1)
     assert torch.allclose(full, navy.expand_as(full), atol=1e-5)
+
+
+def test_texture_planes_are_the_patterns_bank_wrapped_by_the_noise() -> None:
+    planes = TexturePlanes(n_patterns=3, channels=2, resolution=8)
+    pattern = torch.tensor([[0.0, 1.0, 0.0]] * 2)
+    colour = torch.rand(2, 3)
+    z = torch.zeros(2, 16)
+    z[1, :2] = torch.tensor([1.0, 2.0]) / 997.0  # shift down 1, right 2
+    out = planes(pattern, colour, z)
+    assert out.shape == (2, 2, 8, 8)
+    bank = planes.planes[1]
+    assert torch.allclose(out[0], bank)  # gain starts at 1: the bank itself
+    assert torch.allclose(out[1], bank.roll(shifts=(-1, -2), dims=(1, 2)))
+    # A mixed pattern reads the mixture of banks.
+    half = planes(torch.tensor([[0.5, 0.5, 0.0]]), colour[:1], z[:1])
+    assert torch.allclose(half[0], (planes.planes[0] + planes.planes[1]) / 2, atol=1e-6)
+
+
+def test_texture_planes_reach_the_picture_and_train(layout: ConditionLayout) -> None:
+    config = GeneratorConfig.tiny(resolution=32, texture_planes=4)
+    g = build_generator(config, layout)
+    assert isinstance(g, PartsGenerator) and g.textures is not None
+    assert g.out_conv.in_channels == (config.g_channels >> config.n_upsamplings) + 4
+    assert GeneratorConfig.tiny().texture_planes == 0  # the built-in path has none
+    with torch.no_grad():
+        g.out_conv.weight.normal_(0, 0.1)
+    z = torch.randn(2, config.z_dim)
+    c = _condition(layout, pattern="striped").repeat(2, 1)
+    g(z, c).square().mean().backward()
+    grad = g.textures.planes.grad
+    assert grad is not None
+    striped = layout.pattern_index("striped")
+    assert grad[striped].abs().sum() > 0  # the asked pattern's bank learns ...
+    others = [i for i in range(layout.n_patterns) if i != striped]
+    assert grad[others].abs().sum() == 0  # ... and no other
 
 
 def test_discriminator_asks_each_part_its_own_question(layout: ConditionLayout) -> None:
