@@ -61,7 +61,7 @@ class GeneratorConfig(TypedConfig):
     background: tuple[Unit, Unit, Unit] = DEFAULT_BACKGROUND
     # ("parts" only) learned full-resolution planes per pattern that the last
     # convolution reads (``TexturePlanes``): a print painted directly instead of grown
-    # from the 4x4 base. 0 = none (the built-in generator); the catalog default uses 8.
+    # from the 4x4 base. 0 = none (the default everywhere; README, "Texture planes").
     texture_planes: int = Field(default=0, ge=0, le=64)
     # -- training ----------------------------------------------------------------------
     batch_size: Positive = 64
