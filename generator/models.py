@@ -110,8 +110,9 @@ class TexturePlanes(nn.Module):
     a mixed condition), each sample wraps them by its own shift (drawn from z, so
     the phase differs item to item and the bank must tile), and the colour sets
     each plane's gain: a print is dark ink on a light body and pale on a dark one.
-    The network's last convolution reads them beside its own features, and the
-    opacity keeps them on the product.
+    A 1x1 convolution turns them into a change of the body colour only: the
+    opacity never reads them, so a print cannot draw outside the product (when
+    it could, the planes drew bars along the image's edges).
     """
 
     def __init__(self, n_patterns: int, channels: int, resolution: int) -> None:
@@ -143,8 +144,7 @@ class PartsGenerator(Generator):
 
     z -> linear -> (g_channels, 4, 4) -> [CBN, ReLU, up x2, conv3x3] per doubling
     (channels halve each time) -> BN, ReLU -> conv3x3 -> alpha (1) + delta (3).
-    With ``texture_planes`` > 0 the last convolution also reads
-    :class:`TexturePlanes`.
+    With ``texture_planes`` > 0, :class:`TexturePlanes` add to delta (not alpha).
     """
 
     background: torch.Tensor  # (1, 3, 1, 1) buffer: the backdrop, RGB in [0, 1]
@@ -158,13 +158,15 @@ class PartsGenerator(Generator):
         noise = config.z_dim if config.noise_modulation else 0
         self.blocks = nn.ModuleList(UpBlock(a, b, layout, noise) for a, b in pairs)
         self.out_norm = nn.BatchNorm2d(widths[-1])
+        self.out_conv = nn.Conv2d(widths[-1], 4, 3, padding=1)
         planes = config.texture_planes
         self.textures = (TexturePlanes(layout.n_patterns, planes, config.resolution)
                          if planes else None)
-        self.out_conv = nn.Conv2d(widths[-1] + planes, 4, 3, padding=1)
+        self.texture_conv = nn.Conv2d(planes, 3, 1, bias=False) if planes else None
         # Start with delta = 0 (the body is exactly the asked colour) and alpha = 0.5.
-        for parameter in self.out_conv.parameters():
-            nn.init.zeros_(parameter)
+        for conv in (self.out_conv, self.texture_conv):
+            for parameter in conv.parameters() if conv is not None else ():
+                nn.init.zeros_(parameter)
         self.register_buffer("background", torch.tensor(config.background).view(1, 3, 1, 1),
                              persistent=False)
 
@@ -179,12 +181,12 @@ class PartsGenerator(Generator):
         x = self.base(z).view(z.shape[0], self.config.g_channels, 4, 4)  # (B, C, 4, 4)
         for block in self.blocks:
             x = block(x, parts, z)  # side x2, channels /2
-        features = torch.relu(self.out_norm(x))  # (B, C, R, R)
-        if self.textures is not None:
-            features = torch.cat([features, self.textures(pattern, colour, z)], dim=1)
-        out = self.out_conv(features)  # (B, 4, R, R)
+        out = self.out_conv(torch.relu(self.out_norm(x)))  # (B, 4, R, R)
         alpha = torch.sigmoid(out[:, :1])  # (B, 1, R, R) opacity
-        body = (colour[:, :, None, None] + out[:, 1:]).clamp(0.0, 1.0)  # (B, 3, R, R)
+        delta = out[:, 1:]  # (B, 3, R, R)
+        if self.textures is not None and self.texture_conv is not None:
+            delta = delta + self.texture_conv(self.textures(pattern, colour, z))
+        body = (colour[:, :, None, None] + delta).clamp(0.0, 1.0)  # (B, 3, R, R)
         return alpha, body
 
     def composite(self, alpha: torch.Tensor, body: torch.Tensor) -> torch.Tensor:

@@ -94,14 +94,15 @@ def test_texture_planes_are_the_patterns_bank_wrapped_by_the_noise() -> None:
     assert torch.allclose(half[0], (planes.planes[0] + planes.planes[1]) / 2, atol=1e-6)
 
 
-def test_texture_planes_reach_the_picture_and_train(layout: ConditionLayout) -> None:
+def test_texture_planes_reach_the_body_colour_only_and_train(layout: ConditionLayout) -> None:
     config = GeneratorConfig.tiny(resolution=32, texture_planes=4)
     g = build_generator(config, layout)
     assert isinstance(g, PartsGenerator) and g.textures is not None
-    assert g.out_conv.in_channels == (config.g_channels >> config.n_upsamplings) + 4
+    assert g.texture_conv is not None
     assert GeneratorConfig.tiny().texture_planes == 0  # the built-in path has none
     with torch.no_grad():
         g.out_conv.weight.normal_(0, 0.1)
+        g.texture_conv.weight.normal_(0, 0.1)
     z = torch.randn(2, config.z_dim)
     c = _condition(layout, pattern="striped").repeat(2, 1)
     g(z, c).square().mean().backward()
@@ -111,6 +112,14 @@ def test_texture_planes_reach_the_picture_and_train(layout: ConditionLayout) -> 
     assert grad[striped].abs().sum() > 0  # the asked pattern's bank learns ...
     others = [i for i in range(layout.n_patterns) if i != striped]
     assert grad[others].abs().sum() == 0  # ... and no other
+    # Other planes change the body colour, never the opacity (no print off the product).
+    g.eval()
+    with torch.no_grad():
+        alpha, body = g.layers(z, c)
+        g.textures.planes.mul_(-3.0)
+        alpha_after, body_after = g.layers(z, c)
+    assert torch.equal(alpha, alpha_after)
+    assert (body - body_after).abs().max() > 1e-3
 
 
 def test_discriminator_asks_each_part_its_own_question(layout: ConditionLayout) -> None:
