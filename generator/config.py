@@ -59,9 +59,9 @@ class GeneratorConfig(TypedConfig):
     # Studio backdrop the generator composites onto, RGB in [0, 1]; it must match the
     # training images' backdrop. ("dcgan" drew on black.)
     background: tuple[Unit, Unit, Unit] = DEFAULT_BACKGROUND
-    # ("parts" only) learned full-resolution planes per pattern that the last
-    # convolution reads (``TexturePlanes``): a print painted directly instead of grown
-    # from the 4x4 base. 0 = none (the default everywhere; README, "Texture planes").
+    # ("parts" only) learned full-resolution planes per pattern, added to the body
+    # colour (``TexturePlanes``): a print painted directly instead of grown from the
+    # 4x4 base. 0 = none (the default everywhere; README, "Texture planes").
     texture_planes: int = Field(default=0, ge=0, le=64)
     # -- training ----------------------------------------------------------------------
     batch_size: Positive = 64
