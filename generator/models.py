@@ -123,10 +123,17 @@ class TexturePlanes(nn.Module):
         self.gain = nn.Linear(3, channels)
         nn.init.zeros_(self.gain.weight)
         nn.init.ones_(self.gain.bias)
+        self.to_rgb = nn.Conv2d(channels, 3, 1, bias=False)  # zero: delta starts at 0
+        nn.init.zeros_(self.to_rgb.weight)
 
     def forward(self, pattern: torch.Tensor, colour: torch.Tensor,
                 z: torch.Tensor) -> torch.Tensor:
-        """(B, channels, R, R) from pattern (B, P), colour (B, 3) and noise (B, Z)."""
+        """(B, 3, R, R) change of the body colour from pattern (B, P), colour (B, 3), z (B, Z)."""
+        return self.to_rgb(self.wrapped(pattern, colour, z))
+
+    def wrapped(self, pattern: torch.Tensor, colour: torch.Tensor,
+                z: torch.Tensor) -> torch.Tensor:
+        """(B, channels, R, R): the pattern's planes, wrapped by z and scaled by colour."""
         mixed = torch.einsum("bp,pkhw->bkhw", pattern, self.planes)  # (B, K, R, R)
         b, k, side, _ = mixed.shape
         # z's first two entries pick the wrap (a whole pixel each way): deterministic per seed.
@@ -162,11 +169,9 @@ class PartsGenerator(Generator):
         planes = config.texture_planes
         self.textures = (TexturePlanes(layout.n_patterns, planes, config.resolution)
                          if planes else None)
-        self.texture_conv = nn.Conv2d(planes, 3, 1, bias=False) if planes else None
         # Start with delta = 0 (the body is exactly the asked colour) and alpha = 0.5.
-        for conv in (self.out_conv, self.texture_conv):
-            for parameter in conv.parameters() if conv is not None else ():
-                nn.init.zeros_(parameter)
+        for parameter in self.out_conv.parameters():
+            nn.init.zeros_(parameter)
         self.register_buffer("background", torch.tensor(config.background).view(1, 3, 1, 1),
                              persistent=False)
 
@@ -184,8 +189,8 @@ class PartsGenerator(Generator):
         out = self.out_conv(torch.relu(self.out_norm(x)))  # (B, 4, R, R)
         alpha = torch.sigmoid(out[:, :1])  # (B, 1, R, R) opacity
         delta = out[:, 1:]  # (B, 3, R, R)
-        if self.textures is not None and self.texture_conv is not None:
-            delta = delta + self.texture_conv(self.textures(pattern, colour, z))
+        if self.textures is not None:
+            delta = delta + self.textures(pattern, colour, z)
         body = (colour[:, :, None, None] + delta).clamp(0.0, 1.0)  # (B, 3, R, R)
         return alpha, body
 

@@ -114,10 +114,13 @@ def _write(path: Path, entries: dict[str, tuple[str, np.ndarray, np.ndarray]],
     # trainings side by side) each write whole and the last replace wins, never a
     # half-written file nor one run's temporary file moved away under the other.
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
-    np.savez(tmp, format=np.array(CACHE_FORMAT), item_ids=np.array(ids, dtype=str),
-             keys=np.array([entries[i][0] for i in ids], dtype=str), images=images,
-             masks=masks)
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, format=np.array(CACHE_FORMAT), item_ids=np.array(ids, dtype=str),
+                 keys=np.array([entries[i][0] for i in ids], dtype=str), images=images,
+                 masks=masks)
+        os.replace(tmp, path)
+    finally:  # a write cut short leaves no file of its own behind
+        tmp.unlink(missing_ok=True)
 
 
 def _file_key(path: Path) -> str:

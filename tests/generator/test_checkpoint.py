@@ -36,7 +36,7 @@ def test_a_generator_with_texture_planes_saves_and_loads(tmp_path: Path,
     model = build_generator(GeneratorConfig.tiny(texture_planes=3), layout).eval()
     with torch.no_grad():  # weights a trained model would have: the planes reach the image
         model.out_conv.weight.normal_(0, 0.2)
-        model.texture_conv.weight.normal_(0, 0.2)
+        model.textures.to_rgb.weight.normal_(0, 0.2)
     path = save_generator(model, layout, tmp_path / "g.safetensors", {})
     loaded = load_generator(path)
     assert loaded.config.texture_planes == 3

@@ -84,13 +84,13 @@ def test_texture_planes_are_the_patterns_bank_wrapped_by_the_noise() -> None:
     colour = torch.rand(2, 3)
     z = torch.zeros(2, 16)
     z[1, :2] = torch.tensor([1.0, 2.0]) / 997.0  # shift down 1, right 2
-    out = planes(pattern, colour, z)
+    out = planes.wrapped(pattern, colour, z)
     assert out.shape == (2, 2, 8, 8)
     bank = planes.planes[1]
     assert torch.allclose(out[0], bank)  # gain starts at 1: the bank itself
     assert torch.allclose(out[1], bank.roll(shifts=(-1, -2), dims=(1, 2)))
     # A mixed pattern reads the mixture of banks.
-    half = planes(torch.tensor([[0.5, 0.5, 0.0]]), colour[:1], z[:1])
+    half = planes.wrapped(torch.tensor([[0.5, 0.5, 0.0]]), colour[:1], z[:1])
     assert torch.allclose(half[0], (planes.planes[0] + planes.planes[1]) / 2, atol=1e-6)
 
 
@@ -98,11 +98,10 @@ def test_texture_planes_reach_the_body_colour_only_and_train(layout: ConditionLa
     config = GeneratorConfig.tiny(resolution=32, texture_planes=4)
     g = build_generator(config, layout)
     assert isinstance(g, PartsGenerator) and g.textures is not None
-    assert g.texture_conv is not None
     assert GeneratorConfig.tiny().texture_planes == 0  # the built-in path has none
     with torch.no_grad():
         g.out_conv.weight.normal_(0, 0.1)
-        g.texture_conv.weight.normal_(0, 0.1)
+        g.textures.to_rgb.weight.normal_(0, 0.1)
     z = torch.randn(2, config.z_dim)
     c = _condition(layout, pattern="striped").repeat(2, 1)
     g(z, c).square().mean().backward()
