@@ -291,12 +291,15 @@ def generated_accuracy(args: argparse.Namespace, folder: Path, url: str, images_
     if generated_x.shape[-1] != 64:
         generated_x = torch.nn.functional.interpolate(generated_x, size=(64, 64), mode="area")
 
-    def scores(x: torch.Tensor, items: Sequence[ForeignItem]) -> tuple[float, float]:
+    def scores(x: torch.Tensor, items: Sequence[ForeignItem]
+               ) -> tuple[float, float, dict[str, list[int]]]:
+        textures = predict(texture_judge, x)
+        truth = [TEXTURES.index(t.texture) for t in items]
         return (accuracy(predict(judge, x), [CATEGORIES.index(t.category) for t in items]),
-                accuracy(predict(texture_judge, x), [TEXTURES.index(t.texture) for t in items]))
+                accuracy(textures, truth), texture_confusion(truth, textures))
 
-    real_category, real_texture = scores(real_x, real_truth)
-    generated_category, generated_texture = scores(generated_x, usable)
+    real_category, real_texture, real_confusion = scores(real_x, real_truth)
+    generated_category, generated_texture, generated_confusion = scores(generated_x, usable)
     save_grid(generated_x, folder / "generated.png")
     return {
         "train_steps": loaded.metrics.get("steps", args.train_steps) if args.weights
@@ -309,7 +312,17 @@ def generated_accuracy(args: argparse.Namespace, folder: Path, url: str, images_
         "texture_accuracy_real": real_texture,
         "texture_accuracy_generated": generated_texture,
         "texture_accuracy_ratio": generated_texture / max(real_texture, 1e-9),
+        # What the classifier reads, true texture -> counts per read texture: which
+        # prints the generator draws, and which it draws as another.
+        "texture_read_real": real_confusion, "texture_read_generated": generated_confusion,
     }
+
+
+def texture_confusion(truth: Sequence[int], read: np.ndarray) -> dict[str, list[int]]:
+    """{true texture: [items read as each of TEXTURES]}."""
+    counts = np.zeros((len(TEXTURES), len(TEXTURES)), dtype=np.int64)
+    np.add.at(counts, (np.asarray(truth, dtype=np.int64), np.asarray(read, dtype=np.int64)), 1)
+    return {name: [int(c) for c in row] for name, row in zip(TEXTURES, counts, strict=True)}
 
 
 def save_grid(images: Any, path: Path, columns: int = 16) -> None:
@@ -379,6 +392,15 @@ def print_report(results: dict[str, Any]) -> None:
     print("|---|" + "---|" * len(table["groups"]))
     for texture, counts in table["rows"].items():
         print(f"| {texture} | " + " | ".join(str(c) for c in counts) + " |")
+    training = results.get("training") or {}
+    for source in ("real", "generated"):
+        read = training.get(f"texture_read_{source}")
+        if read:
+            print(f"\ntrue texture x texture read on {source} images (items)\n")
+            print("| texture | " + " | ".join(f"read {t}" for t in TEXTURES) + " |")
+            print("|---|" + "---|" * len(TEXTURES))
+            for texture, counts in read.items():
+                print(f"| {texture} | " + " | ".join(str(c) for c in counts) + " |")
     print("\nstage seconds: " + ", ".join(f"{k} {v}" for k, v in results["seconds"].items()))
 
 

@@ -23,7 +23,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import foreign_recipe as recipe  # noqa: E402
-from byo_catalog import adjusted_rand_index  # noqa: E402
+from byo_catalog import adjusted_rand_index, texture_confusion  # noqa: E402
 
 from pigen.data.catalog.palette import PALETTE, delta_e76, srgb_to_lab  # noqa: E402
 from pigen.data.catalog.render import PATTERNS  # noqa: E402
@@ -162,6 +162,17 @@ def test_adjusted_rand_index_known_values() -> None:
     assert adjusted_rand_index([0, 0, 0, 0], [0, 1, 2, 3]) == pytest.approx(0.0)
 
 
+def test_texture_confusion_counts_each_item_once_by_true_and_read_texture() -> None:
+    truth = [0, 0, 1, 3, 3, 3]
+    read = np.array([0, 1, 1, 3, 0, 3])
+    table = texture_confusion(truth, read)
+    assert list(table) == list(recipe.TEXTURES)
+    assert table[recipe.TEXTURES[0]] == [1, 1, 0, 0]
+    assert table[recipe.TEXTURES[1]] == [0, 1, 0, 0]
+    assert table[recipe.TEXTURES[2]] == [0, 0, 0, 0]
+    assert table[recipe.TEXTURES[3]] == [1, 0, 0, 2]
+
+
 TINY_GENERATOR = ("z_dim=16", "g_channels=32", "condition_embedding=16", "d_channels=8",
                   "batch_size=8", "ema_start=0")
 
@@ -196,6 +207,9 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     for name in ("category_accuracy_real", "category_accuracy_generated",
                  "texture_accuracy_real", "texture_accuracy_generated"):
         assert 0 <= training[name] <= 1, name
+    for source in ("real", "generated"):  # the table's diagonal is the accuracy
+        read = np.array(list(training[f"texture_read_{source}"].values()))
+        assert read.trace() / read.sum() == pytest.approx(training[f"texture_accuracy_{source}"])
     assert (tmp_path / "run" / "catalog" / "truth.csv").is_file()
     assert (tmp_path / "run" / "generated.png").is_file()
     # --reuse scores the kept catalog again with given weights: nothing rebuilt or retrained
