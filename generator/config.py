@@ -63,6 +63,11 @@ class GeneratorConfig(TypedConfig):
     # colour (``TexturePlanes``): a print painted directly instead of grown from the
     # 4x4 base. 0 = none (the default everywhere; README, "Texture planes").
     texture_planes: int = Field(default=0, ge=0, le=64)
+    # ("parts" only) how G's 3x3 convolutions pad. "zeros" (the default) reads
+    # black beyond the edge, so border pixels differ from interior ones and G must
+    # learn to undo that; 64 px catalog runs drew frames along the border while it
+    # did. "reflect" keeps a uniform backdrop uniform up to the edge.
+    g_padding: Literal["zeros", "reflect"] = "zeros"
     # -- training ----------------------------------------------------------------------
     batch_size: Positive = 64
     # Adam, SNGAN's setting C (lr 2e-4, betas 0.5/0.999, one D step per G step):

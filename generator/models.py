@@ -86,12 +86,13 @@ class UpBlock(nn.Module):
     a 3x3 convolution treats every output pixel alike.
     """
 
-    def __init__(self, c_in: int, c_out: int, layout: ConditionLayout, z_dim: int) -> None:
+    def __init__(self, c_in: int, c_out: int, layout: ConditionLayout, z_dim: int,
+                 padding: str = "zeros") -> None:
         """``z_dim`` 0: no noise map (the ablation's "noise at the input only")."""
         super().__init__()
         self.norm = nn.BatchNorm2d(c_in, affine=False)
         self.modulation = PartsModulation(c_in, layout.n_categories, layout.n_patterns, z_dim)
-        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False, padding_mode=padding)
 
     def forward(self, x: torch.Tensor, parts: tuple[torch.Tensor, ...],
                 z: torch.Tensor) -> torch.Tensor:
@@ -163,9 +164,10 @@ class PartsGenerator(Generator):
         self.base = nn.Linear(config.z_dim, widths[0] * 16)
         pairs = zip(widths[:-1], widths[1:], strict=True)
         noise = config.z_dim if config.noise_modulation else 0
-        self.blocks = nn.ModuleList(UpBlock(a, b, layout, noise) for a, b in pairs)
+        padding = config.g_padding
+        self.blocks = nn.ModuleList(UpBlock(a, b, layout, noise, padding) for a, b in pairs)
         self.out_norm = nn.BatchNorm2d(widths[-1])
-        self.out_conv = nn.Conv2d(widths[-1], 4, 3, padding=1)
+        self.out_conv = nn.Conv2d(widths[-1], 4, 3, padding=1, padding_mode=padding)
         planes = config.texture_planes
         self.textures = (TexturePlanes(layout.n_patterns, planes, config.resolution)
                          if planes else None)

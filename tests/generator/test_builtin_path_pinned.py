@@ -46,7 +46,7 @@ DEFAULTS = json.loads(
     '{"architecture": "parts", "resolution": 32, "z_dim": 128, "g_channels": 128, '
     '"condition_embedding": 128, "d_channels": 32, "minibatch_std": true, '
     '"noise_modulation": true, "background": [0.85, 0.85, 0.85], "texture_planes": 0, '
-    '"batch_size": 64, '
+    '"g_padding": "zeros", "batch_size": 64, '
     '"lr_g": 0.0002, "lr_d": 0.0002, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, '
     '"ema_decay": 0.999, "ema_start": 500, "colour_loss_weight": 10.0, '
     '"ground_colour_share": 0.5, '

@@ -121,6 +121,24 @@ def test_texture_planes_reach_the_body_colour_only_and_train(layout: ConditionLa
     assert (body - body_after).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_reflect_padding_keeps_a_uniform_backdrop_uniform_to_the_edge(
+        layout: ConditionLayout, padding: str) -> None:
+    """Zero padding makes border pixels differ from interior ones (frames along the
+    edge until G learns to undo it); reflect padding does not."""
+    config = GeneratorConfig.tiny(resolution=32, g_padding=padding)
+    g = build_generator(config, layout).eval()
+    assert isinstance(g, PartsGenerator)
+    convs = [block.conv for block in g.blocks] + [g.out_conv]
+    assert {conv.padding_mode for conv in convs} == {padding}
+    with torch.no_grad():
+        g.out_conv.weight.normal_(0, 0.1)
+        uniform = torch.ones(1, g.out_conv.in_channels, 8, 8)
+        out = g.out_conv(uniform)
+    spread = (out - out[..., 4:5, 4:5]).abs().max().item()
+    assert (spread < 1e-6) if padding == "reflect" else (spread > 1e-3)
+
+
 def test_discriminator_asks_each_part_its_own_question(layout: ConditionLayout) -> None:
     """No map shared by category and colour: the category's effect on the logit
     is the same whatever the colour (the logit is a sum over parts)."""
