@@ -71,8 +71,9 @@ def _fashion(split: str, folder: Path | None):  # type: ignore[no-untyped-def]
 #: at 600 steps on the 2,000-item foreign catalog, 1.28 at 1,000); a D that saw
 #: blurred images at first (3 px, fading) read 0.55 at 600 (README). Sharp from 2,000.
 #: Texture planes (``--set texture_planes=8``) took FID at 600 steps from 0.94 to
-#: 0.29, but the bench's judges read runs with them near chance at 1,500 steps
-#: (0.17-0.18x category), so they are not a default yet (README).
+#: 0.29, and at 6,000 steps the texture judge read 0.60x real against 0.36x without
+#: them, but category fell to 0.60x against 0.78x (hollow bodies): a trade, not a
+#: win, so they are not a default yet (README).
 CATALOG_DEFAULTS: dict[str, Any] = {"resolution": 64, "d_blur_sigma": 3.0,
                                     "d_blur_steps": 2000}
 
