@@ -18,7 +18,7 @@ R resolution (32 or 64). Images are (B, 3, R, R) in [-1, 1].
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -87,7 +87,7 @@ class UpBlock(nn.Module):
     """
 
     def __init__(self, c_in: int, c_out: int, layout: ConditionLayout, z_dim: int,
-                 padding: str = "zeros") -> None:
+                 padding: Literal["zeros", "reflect"] = "zeros") -> None:
         """``z_dim`` 0: no noise map (the ablation's "noise at the input only")."""
         super().__init__()
         self.norm = nn.BatchNorm2d(c_in, affine=False)
