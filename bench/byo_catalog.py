@@ -387,21 +387,24 @@ def print_report(results: dict[str, Any]) -> None:
     print("\ncolour Delta-E median by true texture: " + ", ".join(
         f"{t} {v:.2f}" for t, v in extraction["colour_delta_e_median_by_texture"].items()))
     table = extraction["texture_table"]
-    print("\ntrue texture x pigen's group (items)\n")
-    print("| texture | " + " | ".join(f"group {g}" for g in table["groups"]) + " |")
-    print("|---|" + "---|" * len(table["groups"]))
-    for texture, counts in table["rows"].items():
-        print(f"| {texture} | " + " | ".join(str(c) for c in counts) + " |")
+    print_counts("true texture x pigen's group (items)",
+                 [f"group {g}" for g in table["groups"]], table["rows"])
     training = results.get("training") or {}
     for source in ("real", "generated"):
         read = training.get(f"texture_read_{source}")
         if read:
-            print(f"\ntrue texture x texture read on {source} images (items)\n")
-            print("| texture | " + " | ".join(f"read {t}" for t in TEXTURES) + " |")
-            print("|---|" + "---|" * len(TEXTURES))
-            for texture, counts in read.items():
-                print(f"| {texture} | " + " | ".join(str(c) for c in counts) + " |")
+            print_counts(f"true texture x texture read on {source} images (items)",
+                         [f"read {t}" for t in TEXTURES], read)
     print("\nstage seconds: " + ", ".join(f"{k} {v}" for k, v in results["seconds"].items()))
+
+
+def print_counts(title: str, columns: Sequence[str], rows: dict[str, list[int]]) -> None:
+    """A titled markdown table of counts, one row per true texture."""
+    print(f"\n{title}\n")
+    print("| texture | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for texture, counts in rows.items():
+        print(f"| {texture} | " + " | ".join(str(c) for c in counts) + " |")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
